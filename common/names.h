@@ -1,0 +1,17 @@
+/* Scheduler names and signal names: what a client may say, in one place. */
+#ifndef SCHEDLIFE_NAMES_H
+#define SCHEDLIFE_NAMES_H
+
+#include <stdbool.h>
+
+#define SCHED_NAME_MAX 64
+
+/* [A-Za-z0-9][A-Za-z0-9_.+-]{0,63} */
+bool sched_name_valid(const char *name);
+
+/* "TERM", "SIGTERM", "term" or "15" to a signal number; -1 if unknown. */
+int signal_parse(const char *s);
+/* "SIGTERM" for 15; "SIG?" for a number without a name. */
+const char *signal_name(int sig);
+
+#endif

@@ -1,0 +1,85 @@
+/* schedlifed.json: strict parsing, and the registry that turns a name into an identity. */
+#ifndef SCHEDLIFE_CONFIG_H
+#define SCHEDLIFE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+#include "identity.h"
+#include "lifecycle.h"
+
+struct sched_mode {
+	char *name;
+	char **args; /* NULL-terminated */
+};
+
+struct sched_entry {
+	char *name;
+	char *path; /* absolute; NULL: found on discover_path at attach time */
+	char **args;
+	char *ops; /* NULL: any */
+	enum sched_kind kind;
+	char **env; /* "KEY=VALUE", NULL-terminated */
+	struct sched_mode *modes;
+	size_t nmodes;
+	bool client_args;
+	struct timing t; /* defaults with the entry's overrides applied */
+};
+
+enum on_shutdown { SHUTDOWN_DETACH, SHUTDOWN_LEAVE };
+
+struct config {
+	struct timing defaults;
+	enum on_exit_action on_exit;
+	char **on_exit_exec; /* NULL or NULL-terminated argv */
+	int64_t restart_delay_ms, restart_max_delay_ms, restart_window_ms;
+	int restart_burst;
+	char *fallback;
+	char *boot;
+	enum on_shutdown on_shutdown;
+	int log_keep;
+	char *discover_path;
+	bool allow_paths;
+	bool has_group;
+	gid_t control_gid;
+	uid_t *control_uids;
+	size_t ncontrol_uids;
+	struct sched_entry *schedulers;
+	size_t nschedulers;
+};
+
+/* Built-in defaults (SPEC 2). */
+void config_defaults(struct config *c);
+/*
+ * Parse JSON text. On error returns -1 with err naming the path of the bad key, as in
+ * `schedulers[1].grace: invalid duration "abc"`. allow_reboot: on_exit "reboot" allowed.
+ */
+int config_parse(const char *text, size_t len, bool allow_reboot, struct config *c, char *err,
+		 size_t errlen);
+/* Read and parse a file; a missing file is the built-in defaults. */
+int config_load(const char *path, bool allow_reboot, struct config *c, char *err, size_t errlen);
+void config_free(struct config *c);
+
+/* The policy half of the config, for the lifecycle. */
+void config_policy(const struct config *c, struct lc_policy *p);
+
+/*
+ * Turn a request's name, mode and args into an identity. privileged: the caller is root
+ * (may pass args to any entry, and absolute paths when allow_paths is set).
+ * Errors: E_INVALID_NAME, E_UNKNOWN_SCHEDULER, E_PERMISSION_DENIED, E_BAD_REQUEST
+ * (unknown mode), each with a message in err.
+ */
+enum proto_err config_resolve(const struct config *c, const char *name, const char *mode,
+			      char *const *client_args, bool privileged, struct identity **out,
+			      char *err, size_t errlen);
+
+/* list's result: config entries, then scx_* executables found on discover_path. */
+cJSON *config_list(const struct config *c);
+
+/* May this uid (with these groups) run lifecycle requests? */
+bool config_may_control(const struct config *c, uid_t uid, gid_t gid);
+
+#endif

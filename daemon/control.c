@@ -1,0 +1,629 @@
+/* The control socket: accept, read lines, answer requests, stream events. */
+#include "control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "logs.h"
+
+struct client {
+	struct watch w;
+	uint64_t id;
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	struct linebuf in;
+	char *out;
+	size_t outlen, outcap;
+	bool closing;	 /* close once the output is flushed */
+	bool busy;	 /* a request of this client is in progress: hold its next lines */
+	bool streaming;	 /* subscribe or logs --follow: events go out, input is ignored */
+	bool subscriber;
+	int64_t deadline_ms; /* when an idle client with no complete line is closed */
+	cJSON *pending_id;
+	/* wait */
+	bool waiting;
+	bool wait_attached;
+	int64_t wait_deadline_ms;
+	/* logs --follow */
+	struct log_follow *follow;
+	struct client *next;
+};
+
+static struct watch listen_w = {.fd = -1};
+static struct client *clients;
+static int nclients;
+static uint64_t next_client_id = 1;
+static struct timer deadline_timer;
+
+static void client_close(struct client *c);
+static void client_process(struct client *c);
+
+int
+control_clients(void)
+{
+	return nclients;
+}
+
+static struct client *
+client_find(uint64_t id)
+{
+	for (struct client *c = clients; c != NULL; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* The earliest deadline among idle clients and waiters; the timer sleeps without them. */
+static void
+deadline_rearm(void)
+{
+	int64_t first = INT64_MAX;
+
+	for (struct client *c = clients; c != NULL; c = c->next) {
+		if (c->deadline_ms > 0 && c->deadline_ms < first)
+			first = c->deadline_ms;
+		if (c->waiting && c->wait_deadline_ms > 0 && c->wait_deadline_ms < first)
+			first = c->wait_deadline_ms;
+	}
+	if (first == INT64_MAX)
+		timer_disarm(&deadline_timer);
+	else
+		timer_arm_ms(&deadline_timer, first - mono_ms());
+}
+
+static void
+update_events(struct client *c)
+{
+	uint32_t ev = EPOLLRDHUP;
+
+	if (!c->busy && !c->closing)
+		ev |= EPOLLIN;
+	if (c->outlen > 0)
+		ev |= EPOLLOUT;
+	loop_mod(&c->w, ev);
+}
+
+static void
+flush_out(struct client *c)
+{
+	while (c->outlen > 0) {
+		ssize_t n = send(c->w.fd, c->out, c->outlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			client_close(c);
+			return;
+		}
+		memmove(c->out, c->out + n, c->outlen - (size_t)n);
+		c->outlen -= (size_t)n;
+	}
+	if (c->outlen == 0 && c->closing) {
+		client_close(c);
+		return;
+	}
+	update_events(c);
+}
+
+/* Queue a line; the loop flushes what the socket does not take now. */
+static void
+client_send(struct client *c, char *line, size_t len)
+{
+	if (line == NULL)
+		return;
+	if (c->outlen + len > c->outcap) {
+		size_t cap = c->outcap ? c->outcap : 4096;
+		while (cap < c->outlen + len)
+			cap *= 2;
+		char *p = realloc(c->out, cap);
+		if (p == NULL) {
+			free(line);
+			c->closing = true;
+			return;
+		}
+		c->out = p;
+		c->outcap = cap;
+	}
+	memcpy(c->out + c->outlen, line, len);
+	c->outlen += len;
+	free(line);
+	flush_out(c);
+}
+
+static void
+send_ok(struct client *c, const cJSON *id, cJSON *result)
+{
+	size_t len;
+	char *line = proto_response_ok(id, result, &len);
+
+	client_send(c, line, len);
+}
+
+static void
+send_err(struct client *c, const cJSON *id, enum proto_err code, const char *msg, cJSON *extra)
+{
+	size_t len;
+	char *line = proto_response_error(id, code, msg, extra, &len);
+
+	client_send(c, line, len);
+}
+
+static void
+client_close(struct client *c)
+{
+	struct client **pp;
+
+	for (pp = &clients; *pp != NULL && *pp != c; pp = &(*pp)->next)
+		;
+	if (*pp == NULL)
+		return;
+	*pp = c->next;
+	loop_del(&c->w);
+	close(c->w.fd);
+	linebuf_free(&c->in);
+	free(c->out);
+	cJSON_Delete(c->pending_id);
+	log_follow_stop(c->follow);
+	free(c);
+	nclients--;
+	deadline_rearm();
+}
+
+/* A request is done: let the client's next buffered line in. */
+static void
+client_idle(struct client *c)
+{
+	c->busy = false;
+	cJSON_Delete(c->pending_id);
+	c->pending_id = NULL;
+	if (!c->streaming && c->outlen == 0)
+		c->deadline_ms = mono_ms() + CONTROL_LINE_TIMEOUT_MS;
+	client_process(c);
+	if (client_find(c->id) == c)
+		update_events(c);
+	deadline_rearm();
+}
+
+void
+control_reply(uint64_t token, enum proto_err err, const char *msg, cJSON *payload)
+{
+	struct client *c = client_find(token);
+
+	if (token == CONTROL_TOKEN_SHUTDOWN) {
+		cJSON_Delete(payload);
+		if (D.shutting_down && D.lc.qlen == 0)
+			loop_stop();
+		return;
+	}
+	if (c == NULL) {
+		cJSON_Delete(payload); /* the client went away; its request still ran */
+		return;
+	}
+	if (err == E_OK)
+		send_ok(c, c->pending_id, payload);
+	else
+		send_err(c, c->pending_id, err, msg, payload);
+	if (client_find(token) == c)
+		client_idle(c);
+}
+
+void
+control_broadcast(const cJSON *event)
+{
+	size_t len;
+	char *line = proto_line(event, &len);
+	struct client *c, *next;
+
+	if (line == NULL)
+		return;
+	for (c = clients; c != NULL; c = next) {
+		next = c->next;
+		if (!c->subscriber)
+			continue;
+		if (c->outlen + len > CONTROL_MAX_BACKLOG) {
+			log_warnx("dropping subscriber (uid %d pid %d): more than %d bytes behind",
+				  (int)c->uid, (int)c->pid, CONTROL_MAX_BACKLOG);
+			/* Say why as the last line, past the limit, then go. */
+			static const char bye[] =
+				"{\"event\":\"dropped\",\"reason\":\"subscriber too slow\"}\n";
+			c->subscriber = false;
+			c->closing = true;
+			client_send(c, strdup(bye), sizeof(bye) - 1);
+			continue;
+		}
+		client_send(c, strdup(line), len);
+	}
+	free(line);
+}
+
+static bool
+wait_holds(const struct client *c)
+{
+	return c->wait_attached ? D.lc.state == SLOT_ATTACHED : D.lc.state == SLOT_DETACHED;
+}
+
+void
+control_state_changed(void)
+{
+	struct client *c, *next;
+
+	for (c = clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->waiting && wait_holds(c)) {
+			c->waiting = false;
+			send_ok(c, c->pending_id, lc_status(&D.lc));
+			if (client_find(c->id) == c)
+				client_idle(c);
+		}
+	}
+}
+
+static void
+deadline_fired(struct timer *t)
+{
+	int64_t now = mono_ms();
+	struct client *c, *next;
+
+	(void)t;
+	for (c = clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->waiting && c->wait_deadline_ms > 0 && c->wait_deadline_ms <= now) {
+			c->waiting = false;
+			send_err(c, c->pending_id, E_TIMEOUT, "timed out waiting for the state", lc_status(&D.lc));
+			if (client_find(c->id) == c)
+				client_idle(c);
+		} else if (c->deadline_ms > 0 && c->deadline_ms <= now) {
+			log_debug("closing client pid %d: no complete line in %ds", (int)c->pid,
+				  CONTROL_LINE_TIMEOUT_MS / 1000);
+			client_close(c);
+		}
+	}
+	deadline_rearm();
+}
+
+/* ---- the requests ---- */
+
+static void
+do_lifecycle(struct client *c, struct proto_request *rq)
+{
+	struct lc_request lr = {0};
+	enum proto_err e;
+
+	if (!config_may_control(&D.cfg, c->uid, c->gid)) {
+		log_info("%s refused for uid %d pid %d: permission denied", proto_cmds[rq->cmd].name,
+			 (int)c->uid, (int)c->pid);
+		send_err(c, rq->id, E_PERMISSION_DENIED, "lifecycle requests need root, control.users or control.group", NULL);
+		return;
+	}
+	if (D.shutting_down) {
+		send_err(c, rq->id, E_BUSY, "schedlifed is shutting down", NULL);
+		return;
+	}
+	lr.cmd = rq->cmd;
+	lr.token = c->id;
+	lr.uid = c->uid;
+	lr.caller = c->pid;
+	lr.name = rq->name != NULL ? strdup(rq->name) : NULL;
+	lr.mode = rq->mode != NULL ? strdup(rq->mode) : NULL;
+	lr.args = rq->args != NULL ? strv_from_json(rq->args) : NULL;
+	lr.wait = rq->wait;
+	lr.rollback = rq->rollback;
+	lr.grace_ms = rq->grace_ms;
+	lr.signal = rq->signal;
+	log_info("%s%s%s requested by uid %d pid %d", proto_cmds[rq->cmd].name, rq->name ? " " : "",
+		 rq->name ? rq->name : "", (int)c->uid, (int)c->pid);
+	c->busy = true;
+	c->pending_id = rq->id != NULL ? cJSON_Duplicate(rq->id, true) : NULL;
+	e = lc_submit(&D.lc, &lr);
+	if (e != E_OK) {
+		lc_request_free(&lr);
+		send_err(c, rq->id, e, "too many lifecycle requests queued", NULL);
+		c->busy = false;
+		cJSON_Delete(c->pending_id);
+		c->pending_id = NULL;
+	}
+}
+
+static void
+do_logs(struct client *c, struct proto_request *rq)
+{
+	char path[PATH_MAX], err[256];
+	int64_t seq;
+	cJSON *r, *lines;
+
+	if (daemon_log_path(rq->seq, path, sizeof(path), &seq) < 0) {
+		if (rq->seq > 0)
+			snprintf(err, sizeof(err), "no log for seq %lld", (long long)rq->seq);
+		else
+			snprintf(err, sizeof(err), "no scheduler has been started yet");
+		send_err(c, rq->id, E_BAD_REQUEST, err, NULL);
+		return;
+	}
+	lines = log_tail(path, rq->lines >= 0 ? (int)rq->lines : 20, NULL);
+	r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "path", path);
+	cJSON_AddNumberToObject(r, "seq", (double)seq);
+	cJSON_AddItemToObject(r, "lines", lines != NULL ? lines : cJSON_CreateArray());
+	send_ok(c, rq->id, r);
+	if (rq->follow && client_find(c->id) == c) {
+		c->follow = log_follow_start(path, c->id);
+		if (c->follow == NULL) {
+			c->closing = true;
+			flush_out(c);
+			return;
+		}
+		c->streaming = true;
+		c->deadline_ms = 0;
+	}
+}
+
+int
+control_follow_line(uint64_t token, const char *line)
+{
+	struct client *c = client_find(token);
+	cJSON *e;
+	size_t len;
+
+	if (c == NULL)
+		return -1;
+	if (c->outlen > CONTROL_MAX_BACKLOG) {
+		log_warnx("dropping log follower (uid %d pid %d): too far behind", (int)c->uid,
+			  (int)c->pid);
+		client_close(c);
+		return -1;
+	}
+	e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "event", "log");
+	cJSON_AddStringToObject(e, "line", line);
+	char *s = proto_line(e, &len);
+	cJSON_Delete(e);
+	client_send(c, s, len);
+	return client_find(token) != NULL ? 0 : -1;
+}
+
+static void
+handle_request(struct client *c, const char *line, size_t len)
+{
+	struct proto_request rq;
+	char err[256];
+	enum proto_err e;
+	cJSON *r;
+
+	e = proto_request_parse(line, len, &rq, err, sizeof(err));
+	if (e != E_OK) {
+		send_err(c, rq.id, e, err, NULL);
+		proto_request_free(&rq);
+		return;
+	}
+	switch (rq.cmd) {
+	case CMD_HELLO:
+		r = cJSON_CreateObject();
+		cJSON_AddNumberToObject(r, "protocol", PROTO_VERSION);
+		cJSON_AddStringToObject(r, "version", SCHEDLIFE_VERSION);
+		send_ok(c, rq.id, r);
+		break;
+	case CMD_STATUS:
+		send_ok(c, rq.id, lc_status(&D.lc));
+		break;
+	case CMD_LIST:
+		send_ok(c, rq.id, config_list(&D.cfg));
+		break;
+	case CMD_ATTACH:
+	case CMD_DETACH:
+	case CMD_KILL:
+	case CMD_REPLACE:
+	case CMD_RESTART:
+		do_lifecycle(c, &rq);
+		break;
+	case CMD_LOGS:
+		do_logs(c, &rq);
+		break;
+	case CMD_SUBSCRIBE:
+		send_ok(c, rq.id, cJSON_CreateObject());
+		c->subscriber = true;
+		c->streaming = true;
+		c->deadline_ms = 0;
+		break;
+	case CMD_WAIT:
+		c->wait_attached = strcmp(rq.state, "attached") == 0;
+		if (wait_holds(c)) {
+			send_ok(c, rq.id, lc_status(&D.lc));
+			break;
+		}
+		c->waiting = true;
+		c->busy = true;
+		c->pending_id = rq.id != NULL ? cJSON_Duplicate(rq.id, true) : NULL;
+		c->wait_deadline_ms = rq.timeout_ms >= 0 ? mono_ms() + rq.timeout_ms : 0;
+		if (rq.timeout_ms == 0)
+			c->wait_deadline_ms = mono_ms();
+		break;
+	case CMD_COUNT:
+		break;
+	}
+	proto_request_free(&rq);
+}
+
+/* Answer buffered lines until one leaves a request in progress. */
+static void
+client_process(struct client *c)
+{
+	uint64_t id = c->id;
+	char *line;
+	size_t len;
+
+	while (!c->busy && !c->closing && (line = linebuf_next(&c->in, &len)) != NULL) {
+		if (c->streaming)
+			continue; /* a stream takes no more requests */
+		c->deadline_ms = 0;
+		handle_request(c, line, len);
+		if (client_find(id) != c)
+			return;
+		if (!c->busy && !c->streaming)
+			c->deadline_ms = mono_ms() + CONTROL_LINE_TIMEOUT_MS;
+	}
+	if (client_find(id) == c && linebuf_pending(&c->in) > PROTO_MAX_LINE) {
+		send_err(c, NULL, E_TOO_LARGE, "request line longer than 64 KiB", NULL);
+		if (client_find(id) == c) {
+			c->closing = true;
+			flush_out(c);
+		}
+	}
+}
+
+static void
+client_ready(struct watch *w, uint32_t events)
+{
+	struct client *c = w->data;
+	uint64_t id = c->id;
+	ssize_t n;
+
+	if (events & EPOLLOUT) {
+		flush_out(c);
+		if (client_find(id) != c)
+			return;
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		if (c->busy || c->closing) {
+			/* Hold its input; notice only a hang-up of a streaming client. */
+			if ((events & (EPOLLHUP | EPOLLERR)) != 0)
+				client_close(c);
+			return;
+		}
+		n = linebuf_fill(&c->in, w->fd);
+		if (n == 0 || (n < 0 && n != -2 && errno != EAGAIN && errno != EINTR)) {
+			client_close(c);
+			return;
+		}
+		if (n == -2) {
+			send_err(c, NULL, E_TOO_LARGE, "request line longer than 64 KiB", NULL);
+			if (client_find(id) == c) {
+				c->closing = true;
+				flush_out(c);
+			}
+			return;
+		}
+		client_process(c);
+		if (client_find(id) == c)
+			update_events(c);
+		deadline_rearm();
+	}
+}
+
+static void
+accept_ready(struct watch *w, uint32_t events)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct client *c;
+	int fd;
+
+	(void)events;
+	while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		if (nclients >= CONTROL_MAX_CLIENTS) {
+			static const char busy[] =
+				"{\"ok\":false,\"error\":{\"code\":\"busy\",\"message\":\"too many connections\"}}\n";
+			(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->w.fd = fd;
+		c->w.fn = client_ready;
+		c->w.data = c;
+		c->id = next_client_id++;
+		c->uid = cred.uid;
+		c->gid = cred.gid;
+		c->pid = cred.pid;
+		c->deadline_ms = mono_ms() + CONTROL_LINE_TIMEOUT_MS;
+		linebuf_init(&c->in, PROTO_MAX_LINE);
+		if (loop_add(&c->w, EPOLLIN | EPOLLRDHUP) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = clients;
+		clients = c;
+		nclients++;
+	}
+	deadline_rearm();
+}
+
+int
+control_listen(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	mode_t old;
+	int fd, probe;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	/* A socket that answers belongs to a live daemon; one that does not is stale. */
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(probe);
+		errno = EADDRINUSE;
+		return -1;
+	}
+	if (probe >= 0)
+		close(probe);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	old = umask(0111);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		umask(old);
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	chmod(path, 0666);
+	if (listen(fd, 128) < 0) {
+		close(fd);
+		return -1;
+	}
+	listen_w.fd = fd;
+	listen_w.fn = accept_ready;
+	if (loop_add(&listen_w, EPOLLIN) < 0 || timer_init(&deadline_timer, deadline_fired, NULL) < 0) {
+		close(fd);
+		return -1;
+	}
+	return 0;
+}
+
+void
+control_close(void)
+{
+	while (clients != NULL) {
+		struct client *c = clients;
+		/* Last words to subscribers are already queued; try once more. */
+		flush_out(c);
+		if (clients == c)
+			client_close(c);
+	}
+	if (listen_w.fd >= 0) {
+		loop_del(&listen_w);
+		close(listen_w.fd);
+		listen_w.fd = -1;
+	}
+	timer_close(&deadline_timer);
+}

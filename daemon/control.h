@@ -1,0 +1,30 @@
+/* The control socket: clients, framing, authorization and the request switch. */
+#ifndef SCHEDLIFE_CONTROL_H
+#define SCHEDLIFE_CONTROL_H
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "proto.h"
+
+#define CONTROL_MAX_CLIENTS 256
+#define CONTROL_LINE_TIMEOUT_MS 10000
+/* A subscriber further behind than this is dropped. */
+#define CONTROL_MAX_BACKLOG (1024 * 1024)
+/* The token of replies nobody waits for but the daemon itself (shutdown). */
+#define CONTROL_TOKEN_SHUTDOWN UINT64_MAX
+
+int control_listen(const char *path);
+void control_close(void);
+/* The answer to a queued lifecycle request; payload is consumed. */
+void control_reply(uint64_t token, enum proto_err err, const char *msg, cJSON *payload);
+/* Send an event to every subscriber; the event is not consumed. */
+void control_broadcast(const cJSON *event);
+/* The slot changed state: answer the waiters whose state now holds. */
+void control_state_changed(void);
+int control_clients(void);
+/* A new line of a followed log: 0, or -1 when its client is gone (logs.c). */
+int control_follow_line(uint64_t token, const char *line);
+
+#endif

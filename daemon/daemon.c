@@ -1,0 +1,465 @@
+/* The lifecycle's ops for real: processes, the kernel's files, timers, state.json. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "log.h"
+#include "logs.h"
+#include "names.h"
+#include "scx.h"
+
+struct daemon D;
+
+/* Identity checks for re-adoption, kept beside state.json's copy of the slot. */
+static int64_t cur_start_time = -1;
+static char cur_exe[PATH_MAX];
+
+static int64_t
+op_now(void *ctx)
+{
+	(void)ctx;
+	return mono_ms();
+}
+
+static int64_t
+op_wall(void *ctx)
+{
+	(void)ctx;
+	return realtime_ms();
+}
+
+static enum proto_err
+op_resolve(void *ctx, const struct lc_request *rq, struct identity **out, char *err, size_t errlen)
+{
+	(void)ctx;
+	/* Internal requests (boot, fallback) act as root. */
+	return config_resolve(&D.cfg, rq->name, rq->mode, rq->args, rq->token == 0 || rq->uid == 0,
+			      out, err, errlen);
+}
+
+static void
+op_kernel_read(void *ctx, struct kernel_view *kv)
+{
+	(void)ctx;
+	scx_read(D.scx_root, kv);
+}
+
+static void
+kernel_changed(struct watch *w, uint32_t events)
+{
+	(void)events;
+	if (scx_watch_drain(w->fd))
+		lc_on_kernel(&D.lc);
+}
+
+static void
+kernel_poll(struct timer *t)
+{
+	(void)t;
+	lc_on_kernel(&D.lc);
+}
+
+static void
+op_kernel_watch(void *ctx, enum kwatch how)
+{
+	(void)ctx;
+	if (how == D.kwatch)
+		return;
+	if (how == KW_OFF) {
+		if (D.ino_w.fd >= 0) {
+			loop_del(&D.ino_w);
+			close(D.ino_w.fd);
+			D.ino_w.fd = -1;
+		}
+	} else if (D.ino_w.fd < 0) {
+		D.ino_w.fd = scx_watch_open(D.scx_root);
+		if (D.ino_w.fd >= 0 && loop_add(&D.ino_w, EPOLLIN) < 0) {
+			close(D.ino_w.fd);
+			D.ino_w.fd = -1;
+		}
+	}
+	/* Not every change raises an inotify event: re-check every 50 ms while waiting. */
+	if (how == KW_POLL)
+		timer_arm_interval_ms(&D.poll_timer, 50);
+	else
+		timer_disarm(&D.poll_timer);
+	D.kwatch = how;
+}
+
+static void
+proc_gone(struct watch *w, uint32_t events)
+{
+	struct exit_info ei;
+
+	(void)events;
+	loop_del(w);
+	proc_reap(&D.proc, &ei);
+	w->fd = -1;
+	cur_start_time = -1;
+	lc_on_exit(&D.lc, &ei);
+	daemon_reap_others();
+}
+
+static int
+watch_proc(void)
+{
+	D.proc_w.fd = D.proc.pidfd;
+	D.proc_w.fn = proc_gone;
+	return loop_add(&D.proc_w, EPOLLIN);
+}
+
+static int
+op_spawn(void *ctx, const struct identity *id, int64_t seq, pid_t *pid, char **log, char *err,
+	 size_t errlen)
+{
+	char path[PATH_MAX];
+	int e;
+
+	(void)ctx;
+	snprintf(path, sizeof(path), "%s/%s.%lld.log", D.log_dir, id->name, (long long)seq);
+	e = proc_spawn(id, path, &D.proc, err, errlen);
+	log_prune(D.log_dir, D.cfg.log_keep);
+	if (e != 0) {
+		log_warnx("spawn of %s (seq %lld) failed: %s", id->name, (long long)seq, err);
+		return e;
+	}
+	if (watch_proc() < 0) {
+		e = errno;
+		snprintf(err, errlen, "epoll: %s", strerror(e));
+		proc_signal(&D.proc, SIGKILL, true);
+		struct exit_info ei;
+		proc_reap(&D.proc, &ei);
+		return e;
+	}
+	cur_start_time = proc_start_time(D.proc.pid);
+	if (proc_exe(D.proc.pid, cur_exe, sizeof(cur_exe)) < 0)
+		cur_exe[0] = '\0';
+	*pid = D.proc.pid;
+	*log = strdup(path);
+	log_info("spawned %s (pid %d, seq %lld), log %s", id->name, (int)D.proc.pid, (long long)seq,
+		 path);
+	return 0;
+}
+
+static int
+op_signal(void *ctx, int sig, bool group)
+{
+	(void)ctx;
+	log_debug("sending %s to %s %d", signal_name(sig), group ? "group" : "pid", (int)D.proc.pid);
+	return proc_signal(&D.proc, sig, group);
+}
+
+static void
+lc_timer_fired(struct timer *t)
+{
+	lc_on_timer(&D.lc, (enum lc_timer)(t - D.timers));
+}
+
+static void
+op_timer(void *ctx, enum lc_timer t, int64_t delay_ms)
+{
+	(void)ctx;
+	if (delay_ms < 0)
+		timer_disarm(&D.timers[t]);
+	else
+		timer_arm_ms(&D.timers[t], delay_ms);
+}
+
+static void
+op_reply(void *ctx, uint64_t token, enum proto_err err, const char *msg, cJSON *payload)
+{
+	(void)ctx;
+	if (err != E_OK)
+		log_info("request failed: %s: %s", proto_errs[err].name, msg);
+	control_reply(token, err, msg, payload);
+}
+
+static void
+op_emit(void *ctx, cJSON *e)
+{
+	char at[40], *line;
+
+	(void)ctx;
+	if (cJSON_GetObjectItem(e, "at") == NULL) {
+		format_utc_ms(realtime_ms(), at, sizeof(at));
+		cJSON_AddStringToObject(e, "at", at);
+	}
+	line = cJSON_PrintUnformatted(e);
+	log_info("event %s", line != NULL ? line : "?");
+	free(line);
+	control_broadcast(e);
+	cJSON_Delete(e);
+}
+
+static void
+op_persist(void *ctx)
+{
+	(void)ctx;
+	daemon_persist();
+	control_state_changed();
+}
+
+static void
+op_log_info(void *ctx, const char *path, cJSON **tail, char **reason)
+{
+	(void)ctx;
+	*tail = log_tail(path, LC_LOG_TAIL_LINES, reason);
+}
+
+static void
+setenv_json(const cJSON *e, const char *key, const char *var)
+{
+	const cJSON *v = cJSON_GetObjectItem(e, key);
+	char buf[64];
+
+	if (cJSON_IsString(v)) {
+		setenv(var, v->valuestring, 1);
+	} else if (cJSON_IsNumber(v)) {
+		snprintf(buf, sizeof(buf), "%lld", (long long)v->valuedouble);
+		setenv(var, buf, 1);
+	}
+}
+
+static void
+op_exit_hook(void *ctx, const cJSON *e)
+{
+	pid_t pid;
+
+	(void)ctx;
+	if (D.cfg.on_exit_exec == NULL)
+		return;
+	if (D.nhooks == DAEMON_MAX_HOOKS) {
+		log_warnx("on_exit.exec not run: %d hooks still running", D.nhooks);
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_warn("on_exit.exec: fork");
+		return;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		int fd = open("/dev/null", O_RDONLY);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		setsid();
+		if (fd >= 0)
+			dup2(fd, 0);
+		setenv_json(e, "event", "SCHEDLIFE_EVENT");
+		setenv_json(e, "name", "SCHEDLIFE_NAME");
+		setenv_json(e, "pid", "SCHEDLIFE_PID");
+		setenv_json(e, "seq", "SCHEDLIFE_SEQ");
+		setenv_json(e, "code", "SCHEDLIFE_EXIT_CODE");
+		setenv_json(e, "signal", "SCHEDLIFE_EXIT_SIGNAL");
+		setenv_json(e, "log", "SCHEDLIFE_LOG");
+		setenv_json(e, "reason", "SCHEDLIFE_REASON");
+		execv(D.cfg.on_exit_exec[0], D.cfg.on_exit_exec);
+		fprintf(stderr, "schedlifed: on_exit.exec %s: %s\n", D.cfg.on_exit_exec[0],
+			strerror(errno));
+		_exit(127);
+	}
+	D.hooks[D.nhooks++] = pid;
+	log_info("on_exit.exec %s started (pid %d)", D.cfg.on_exit_exec[0], (int)pid);
+}
+
+static void
+op_reboot(void *ctx)
+{
+	(void)ctx;
+	if (!D.allow_reboot) {
+		log_warnx("on_exit reboot refused: not PID 1 and no --allow-reboot");
+		return;
+	}
+	log_info("on_exit: rebooting");
+	sync();
+	if (reboot(RB_AUTOBOOT) < 0)
+		log_warn("reboot");
+}
+
+const struct lc_ops daemon_ops = {
+	.now_ms = op_now,
+	.wall_ms = op_wall,
+	.resolve = op_resolve,
+	.kernel_read = op_kernel_read,
+	.kernel_watch = op_kernel_watch,
+	.spawn = op_spawn,
+	.signal = op_signal,
+	.timer = op_timer,
+	.reply = op_reply,
+	.emit = op_emit,
+	.persist = op_persist,
+	.log_info = op_log_info,
+	.exit_hook = op_exit_hook,
+	.reboot = op_reboot,
+};
+
+int
+daemon_setup(void)
+{
+	D.ino_w.fd = -1;
+	D.ino_w.fn = kernel_changed;
+	D.proc.pidfd = -1;
+	D.proc_w.fd = -1;
+	for (int t = 0; t < T_COUNT; t++)
+		if (timer_init(&D.timers[t], lc_timer_fired, NULL) < 0)
+			return -1;
+	if (timer_init(&D.poll_timer, kernel_poll, NULL) < 0)
+		return -1;
+	snprintf(D.state_path, sizeof(D.state_path), "%s/state.json", D.run_dir);
+	lc_init(&D.lc, &daemon_ops, NULL);
+	return 0;
+}
+
+void
+daemon_persist(void)
+{
+	char tmp[PATH_MAX + 8];
+	cJSON *o = lc_state_json(&D.lc);
+	char *text;
+	size_t len;
+	int fd;
+
+	if (D.lc.cur != NULL) {
+		cJSON_AddNumberToObject(o, "start_time", (double)cur_start_time);
+		cJSON_AddStringToObject(o, "exe", cur_exe);
+	}
+	text = cJSON_Print(o);
+	cJSON_Delete(o);
+	if (text == NULL)
+		return;
+	len = strlen(text);
+	/* Write beside it and rename: a reader sees the old file or the new, never half. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", D.state_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
+	    close(fd) < 0 || rename(tmp, D.state_path) < 0) {
+		log_warn("cannot write %s", D.state_path);
+		if (fd >= 0)
+			unlink(tmp);
+	}
+	free(text);
+}
+
+static cJSON *
+read_json_file(const char *path)
+{
+	char *buf;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	cJSON *o;
+
+	if (fd < 0)
+		return NULL;
+	buf = malloc(1 << 20);
+	n = buf != NULL ? read(fd, buf, (1 << 20) - 1) : -1;
+	close(fd);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	o = cJSON_ParseWithLength(buf, (size_t)n);
+	free(buf);
+	return o;
+}
+
+void
+daemon_restore(void)
+{
+	cJSON *o = read_json_file(D.state_path), *x;
+	struct identity *id;
+	int64_t start, seq;
+	char exe[PATH_MAX];
+	pid_t pid;
+
+	if (o == NULL)
+		return;
+	if (cJSON_IsNumber(x = cJSON_GetObjectItem(o, "seq")))
+		D.lc.next_seq = (int64_t)x->valuedouble;
+	D.lc.seq = D.lc.next_seq;
+	if ((x = cJSON_GetObjectItem(o, "last_exit")) != NULL && cJSON_IsObject(x))
+		D.lc.last_exit = cJSON_Duplicate(x, true);
+	if ((id = identity_from_state(cJSON_GetObjectItem(o, "last"))) != NULL)
+		D.lc.last = id;
+	id = identity_from_state(cJSON_GetObjectItem(o, "scheduler"));
+	x = cJSON_GetObjectItem(o, "pid");
+	if (id == NULL || !cJSON_IsNumber(x)) {
+		identity_free(id);
+		cJSON_Delete(o);
+		daemon_persist();
+		return;
+	}
+	pid = (pid_t)x->valuedouble;
+	x = cJSON_GetObjectItem(o, "spawn_seq");
+	seq = cJSON_IsNumber(x) ? (int64_t)x->valuedouble : D.lc.next_seq;
+	x = cJSON_GetObjectItem(o, "start_time");
+	start = cJSON_IsNumber(x) ? (int64_t)x->valuedouble : -2;
+	const char *want_exe = cJSON_GetStringValue(cJSON_GetObjectItem(o, "exe"));
+	const char *log = cJSON_GetStringValue(cJSON_GetObjectItem(o, "log"));
+	x = cJSON_GetObjectItem(o, "started_at_ms");
+	int64_t started = cJSON_IsNumber(x) ? (int64_t)x->valuedouble : realtime_ms();
+
+	/* The same process only if pid, start time and executable all agree. */
+	if (pid > 0 && start >= 0 && proc_start_time(pid) == start &&
+	    proc_exe(pid, exe, sizeof(exe)) == 0 && want_exe != NULL && strcmp(exe, want_exe) == 0 &&
+	    proc_adopt(pid, id->t.kill_mode == KILL_GROUP, &D.proc) == 0 && watch_proc() == 0) {
+		cur_start_time = start;
+		snprintf(cur_exe, sizeof(cur_exe), "%s", exe);
+		log_info("re-adopted %s (pid %d, seq %lld)", id->name, (int)pid, (long long)seq);
+		lc_adopt(&D.lc, id, pid, seq, started, log);
+	} else {
+		log_info("%s (pid %d, seq %lld) exited while schedlifed was down", id->name, (int)pid,
+			 (long long)seq);
+		lc_record_lost(&D.lc, id, pid, seq, log);
+	}
+	cJSON_Delete(o);
+}
+
+void
+daemon_reap_others(void)
+{
+	for (int i = 0; i < D.nhooks;) {
+		int status;
+		pid_t r = waitpid(D.hooks[i], &status, WNOHANG);
+		if (r == D.hooks[i] || (r < 0 && errno == ECHILD)) {
+			if (r > 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0)
+				log_warnx("on_exit.exec exited with code %d", WEXITSTATUS(status));
+			D.hooks[i] = D.hooks[--D.nhooks];
+		} else {
+			i++;
+		}
+	}
+	/* As PID 1, orphans are ours to reap; never the scheduler, whose pidfd does that. */
+	if (getpid() != 1)
+		return;
+	for (;;) {
+		siginfo_t si = {0};
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
+			return;
+		if (si.si_pid == D.proc.pid && D.proc.pidfd >= 0)
+			return;
+		waitpid(si.si_pid, NULL, WNOHANG);
+	}
+}
+
+int
+daemon_log_path(int64_t seq, char *buf, size_t len, int64_t *found_seq)
+{
+	if (seq <= 0 && D.lc.log != NULL) {
+		snprintf(buf, len, "%s", D.lc.log);
+		*found_seq = D.lc.seq;
+		return 0;
+	}
+	return log_find(D.log_dir, seq, buf, len, found_seq);
+}

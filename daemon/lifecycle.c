@@ -1,0 +1,1117 @@
+/* The lifecycle state machine of the one scheduler slot (SPEC 3). */
+#include "lifecycle.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "duration.h"
+#include "names.h"
+
+#define OPS (lc->ops)
+#define CTX (lc->ctx)
+
+static const char *const state_names[] = {"detached", "starting", "attached", "stopping"};
+
+const char *
+slot_state_name(enum slot_state s)
+{
+	return state_names[s];
+}
+
+void
+lc_init(struct lifecycle *lc, const struct lc_ops *ops, void *ctx)
+{
+	memset(lc, 0, sizeof(*lc));
+	lc->ops = ops;
+	lc->ctx = ctx;
+	lc->policy.delay_ms = 500;
+	lc->policy.max_delay_ms = 30000;
+	lc->policy.burst = 5;
+	lc->policy.window_ms = 60000;
+	lc->restart_delay_ms = lc->policy.delay_ms;
+}
+
+void
+lc_request_free(struct lc_request *rq)
+{
+	free(rq->name);
+	free(rq->mode);
+	strv_free(rq->args);
+	memset(rq, 0, sizeof(*rq));
+}
+
+static void
+op_clear(struct lc_op *op)
+{
+	lc_request_free(&op->rq);
+	identity_free(op->target);
+	identity_free(op->previous);
+	free(op->fail_msg);
+	cJSON_Delete(op->fail_extra);
+	cJSON_Delete(op->stopped);
+	cJSON_Delete(op->exit);
+	memset(op, 0, sizeof(*op));
+}
+
+static void
+slot_clear(struct lifecycle *lc)
+{
+	identity_free(lc->cur);
+	lc->cur = NULL;
+	lc->pid = 0;
+	free(lc->log);
+	lc->log = NULL;
+	lc->adopted = false;
+	lc->kernel_enabled = false;
+	lc->state = SLOT_DETACHED;
+	OPS->kernel_watch(CTX, KW_OFF);
+}
+
+void
+lc_free(struct lifecycle *lc)
+{
+	if (lc->running)
+		op_clear(&lc->op);
+	for (int i = 0; i < lc->qlen; i++)
+		lc_request_free(&lc->queue[(lc->qhead + i) % LC_QUEUE_MAX]);
+	identity_free(lc->cur);
+	identity_free(lc->last);
+	free(lc->log);
+	free(lc->policy.fallback);
+	cJSON_Delete(lc->last_exit);
+}
+
+void
+lc_set_policy(struct lifecycle *lc, const struct lc_policy *p)
+{
+	free(lc->policy.fallback);
+	lc->policy = *p;
+	lc->policy.fallback = p->fallback != NULL ? strdup(p->fallback) : NULL;
+	if (lc->restart_delay_ms < p->delay_ms || lc->restart_count == 0)
+		lc->restart_delay_ms = p->delay_ms;
+}
+
+static cJSON *
+event_new(struct lifecycle *lc, const char *name)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "event", name);
+	cJSON_AddNumberToObject(e, "seq", (double)lc->seq);
+	if (lc->cur != NULL) {
+		cJSON_AddStringToObject(e, "name", lc->cur->name);
+		cJSON_AddNumberToObject(e, "pid", lc->pid);
+	}
+	return e;
+}
+
+cJSON *
+exit_to_json(const struct exit_info *ei)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!ei->known) {
+		cJSON_AddBoolToObject(o, "unknown", true);
+	} else if (ei->signal != 0) {
+		cJSON_AddNumberToObject(o, "signal", ei->signal);
+		cJSON_AddStringToObject(o, "signal_name", signal_name(ei->signal));
+		cJSON_AddBoolToObject(o, "core_dumped", ei->core_dumped);
+	} else {
+		cJSON_AddNumberToObject(o, "code", ei->code);
+	}
+	return o;
+}
+
+static void
+describe_exit(const struct exit_info *ei, char *buf, size_t len)
+{
+	if (!ei->known)
+		snprintf(buf, len, "exited (status unknown)");
+	else if (ei->signal != 0)
+		snprintf(buf, len, "was killed by %s%s", signal_name(ei->signal),
+			 ei->core_dumped ? " (core dumped)" : "");
+	else
+		snprintf(buf, len, "exited with code %d", ei->code);
+}
+
+/* The exit's fields with name, pid, seq, runtime, time, log and its tail. */
+static cJSON *
+exit_record(struct lifecycle *lc, const struct exit_info *ei)
+{
+	cJSON *o = exit_to_json(ei), *tail = NULL;
+	char at[40], *reason = NULL;
+
+	cJSON_AddStringToObject(o, "name", lc->cur->name);
+	cJSON_AddNumberToObject(o, "pid", lc->pid);
+	cJSON_AddNumberToObject(o, "seq", (double)lc->seq);
+	if (lc->adopted)
+		cJSON_AddNullToObject(o, "runtime_ms");
+	else
+		cJSON_AddNumberToObject(o, "runtime_ms",
+					(double)(OPS->now_ms(CTX) - lc->started_mono_ms));
+	format_utc_ms(OPS->wall_ms(CTX), at, sizeof(at));
+	cJSON_AddStringToObject(o, "at", at);
+	if (lc->log != NULL) {
+		cJSON_AddStringToObject(o, "log", lc->log);
+		OPS->log_info(CTX, lc->log, &tail, &reason);
+	} else {
+		cJSON_AddNullToObject(o, "log");
+	}
+	cJSON_AddItemToObject(o, "log_tail", tail != NULL ? tail : cJSON_CreateArray());
+	if (reason != NULL)
+		cJSON_AddStringToObject(o, "reason", reason);
+	else
+		cJSON_AddNullToObject(o, "reason");
+	free(reason);
+	return o;
+}
+
+static void
+add_kernel(cJSON *o, const struct kernel_view *kv)
+{
+	cJSON *k;
+
+	if (!kv->available) {
+		cJSON_AddNullToObject(o, "sched_ext");
+		return;
+	}
+	k = cJSON_AddObjectToObject(o, "sched_ext");
+	cJSON_AddStringToObject(k, "state", kv->state[0] ? kv->state : "disabled");
+	if (kv->ops[0])
+		cJSON_AddStringToObject(k, "ops", kv->ops);
+	else
+		cJSON_AddNullToObject(k, "ops");
+	cJSON_AddNumberToObject(k, "enable_seq", (double)kv->enable_seq);
+}
+
+static bool
+kernel_disabled(const struct kernel_view *kv)
+{
+	return !kv->available || kv->state[0] == '\0' || strcmp(kv->state, "disabled") == 0;
+}
+
+cJSON *
+lc_status(struct lifecycle *lc)
+{
+	cJSON *o = cJSON_CreateObject();
+	struct kernel_view kv;
+	char at[40];
+	bool ours;
+
+	OPS->kernel_read(CTX, &kv);
+	cJSON_AddStringToObject(o, "state", slot_state_name(lc->state));
+	if (lc->cur != NULL) {
+		cJSON_AddItemToObject(o, "scheduler", identity_to_json(lc->cur));
+		cJSON_AddNumberToObject(o, "pid", lc->pid);
+	} else {
+		cJSON_AddNullToObject(o, "scheduler");
+		cJSON_AddNullToObject(o, "pid");
+	}
+	cJSON_AddNumberToObject(o, "seq", (double)lc->seq);
+	if (lc->cur != NULL) {
+		format_utc_ms(lc->started_wall_ms, at, sizeof(at));
+		cJSON_AddStringToObject(o, "started_at", at);
+		cJSON_AddNumberToObject(o, "uptime_ms",
+					(double)(OPS->wall_ms(CTX) - lc->started_wall_ms));
+	} else {
+		cJSON_AddNullToObject(o, "started_at");
+		cJSON_AddNullToObject(o, "uptime_ms");
+	}
+	if (lc->log != NULL)
+		cJSON_AddStringToObject(o, "log", lc->log);
+	else
+		cJSON_AddNullToObject(o, "log");
+	add_kernel(o, &kv);
+	/* A loaded scheduler that is not the one in our slot. */
+	ours = lc->cur != NULL && lc->cur->kind == KIND_SCHED_EXT;
+	cJSON_AddBoolToObject(o, "foreign", !ours && !kernel_disabled(&kv));
+	cJSON_AddBoolToObject(o, "adopted", lc->adopted);
+	if (lc->last_exit != NULL)
+		cJSON_AddItemToObject(o, "last_exit", cJSON_Duplicate(lc->last_exit, true));
+	else
+		cJSON_AddNullToObject(o, "last_exit");
+	cJSON_AddNumberToObject(o, "restarts", lc->restarts);
+	cJSON_AddBoolToObject(o, "gave_up", lc->gave_up);
+	return o;
+}
+
+cJSON *
+lc_state_json(const struct lifecycle *lc)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "version", 1);
+	cJSON_AddNumberToObject(o, "seq", (double)lc->next_seq);
+	cJSON_AddStringToObject(o, "state", slot_state_name(lc->state));
+	if (lc->cur != NULL) {
+		cJSON_AddItemToObject(o, "scheduler", identity_to_state(lc->cur));
+		cJSON_AddNumberToObject(o, "pid", lc->pid);
+		cJSON_AddNumberToObject(o, "spawn_seq", (double)lc->seq);
+		cJSON_AddNumberToObject(o, "started_at_ms", (double)lc->started_wall_ms);
+		if (lc->log != NULL)
+			cJSON_AddStringToObject(o, "log", lc->log);
+	}
+	if (lc->last != NULL)
+		cJSON_AddItemToObject(o, "last", identity_to_state(lc->last));
+	if (lc->last_exit != NULL)
+		cJSON_AddItemToObject(o, "last_exit", cJSON_Duplicate(lc->last_exit, true));
+	return o;
+}
+
+/* ---- replies and the request queue ---- */
+
+static void start_next(struct lifecycle *lc);
+
+static void
+op_reply(struct lifecycle *lc, enum proto_err err, const char *msg, cJSON *payload)
+{
+	struct lc_op *op = &lc->op;
+
+	if (op->replied || op->rq.token == 0) {
+		cJSON_Delete(payload);
+		return;
+	}
+	op->replied = true;
+	OPS->reply(CTX, op->rq.token, err, msg, payload);
+}
+
+static void
+op_done(struct lifecycle *lc)
+{
+	for (int t = T_READY_AFTER; t <= T_DISABLE; t++)
+		OPS->timer(CTX, (enum lc_timer)t, -1);
+	op_clear(&lc->op);
+	lc->running = false;
+	start_next(lc);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+op_fail(struct lifecycle *lc, enum proto_err err, cJSON *extra, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	op_reply(lc, err, msg, extra);
+	op_done(lc);
+}
+
+static int64_t
+elapsed(struct lifecycle *lc)
+{
+	return OPS->now_ms(CTX) - lc->op.t0_ms;
+}
+
+enum proto_err
+lc_submit(struct lifecycle *lc, struct lc_request *rq)
+{
+	if (lc->qlen == LC_QUEUE_MAX)
+		return E_BUSY;
+	lc->queue[(lc->qhead + lc->qlen) % LC_QUEUE_MAX] = *rq;
+	lc->qlen++;
+	memset(rq, 0, sizeof(*rq));
+	start_next(lc);
+	return E_OK;
+}
+
+/* ---- policies: what the exit monitor does after an exit ---- */
+
+static void
+policy_reset(struct lifecycle *lc)
+{
+	lc->restarts = 0;
+	lc->restart_count = 0;
+	lc->gave_up = false;
+	lc->restart_delay_ms = lc->policy.delay_ms;
+	OPS->timer(CTX, T_RESTART, -1);
+	lc->policy_pending = false;
+}
+
+static void
+policy_restart(struct lifecycle *lc)
+{
+	int64_t now = OPS->now_ms(CTX);
+	int kept = 0;
+	cJSON *e;
+
+	/* Forget restarts that fell out of the window. */
+	for (int i = 0; i < lc->restart_count; i++)
+		if (now - lc->restart_times[i] < lc->policy.window_ms)
+			lc->restart_times[kept++] = lc->restart_times[i];
+	lc->restart_count = kept;
+	if (kept >= lc->policy.burst || kept >= (int)(sizeof(lc->restart_times) / sizeof(lc->restart_times[0]))) {
+		lc->gave_up = true;
+		e = event_new(lc, "gave_up");
+		if (lc->last != NULL)
+			cJSON_AddStringToObject(e, "name", lc->last->name);
+		cJSON_AddNumberToObject(e, "restarts", kept);
+		cJSON_AddNumberToObject(e, "window_ms", (double)lc->policy.window_ms);
+		OPS->emit(CTX, e);
+		OPS->persist(CTX);
+		return;
+	}
+	e = event_new(lc, "restarting");
+	if (lc->last != NULL)
+		cJSON_AddStringToObject(e, "name", lc->last->name);
+	cJSON_AddNumberToObject(e, "delay_ms", (double)lc->restart_delay_ms);
+	cJSON_AddNumberToObject(e, "attempt", kept + 1);
+	OPS->emit(CTX, e);
+	lc->policy_pending = true;
+	OPS->timer(CTX, T_RESTART, lc->restart_delay_ms);
+	lc->restart_delay_ms *= 2;
+	if (lc->restart_delay_ms > lc->policy.max_delay_ms)
+		lc->restart_delay_ms = lc->policy.max_delay_ms;
+}
+
+static void
+submit_internal(struct lifecycle *lc, enum proto_cmd cmd, const char *name)
+{
+	struct lc_request rq = {.cmd = cmd, .wait = true, .grace_ms = -1};
+
+	rq.name = name != NULL ? strdup(name) : NULL;
+	if (lc_submit(lc, &rq) != E_OK)
+		lc_request_free(&rq);
+}
+
+/* After an unexpected exit, or after a policy's own attach failed. */
+static void
+policy_after_exit(struct lifecycle *lc, const char *exited_name)
+{
+	switch (lc->policy.action) {
+	case ON_EXIT_NONE:
+		break;
+	case ON_EXIT_RESTART:
+		policy_restart(lc);
+		break;
+	case ON_EXIT_FALLBACK:
+		/* Once: never fall back from the fallback itself. */
+		if (lc->policy.fallback != NULL && strcmp(exited_name, lc->policy.fallback) != 0) {
+			lc->policy_pending = true;
+			submit_internal(lc, CMD_ATTACH, lc->policy.fallback);
+		}
+		break;
+	case ON_EXIT_REBOOT:
+		OPS->reboot(CTX);
+		break;
+	}
+}
+
+/* ---- attach ---- */
+
+static void begin_attach(struct lifecycle *lc);
+static void check_ready(struct lifecycle *lc);
+
+static bool
+is_policy_request(const struct lc_request *rq)
+{
+	return rq->token == 0 && (rq->cmd == CMD_RESTART || rq->cmd == CMD_ATTACH);
+}
+
+/* An attach that leaves no process behind has failed: roll back or report. */
+static void
+attach_failed(struct lifecycle *lc, enum proto_err err, const char *msg, cJSON *extra)
+{
+	struct lc_op *op = &lc->op;
+	char *name = op->target != NULL ? strdup(op->target->name) : NULL;
+
+	if (op->rq.cmd == CMD_REPLACE && op->rq.rollback && op->previous != NULL && op->stage == 1) {
+		/* Keep the first error: it is the answer, whatever the rollback does. */
+		op->fail = err;
+		op->fail_msg = strdup(msg);
+		op->fail_extra = extra;
+		identity_free(op->target);
+		op->target = op->previous;
+		op->previous = NULL;
+		op->stage = 2;
+		free(name);
+		begin_attach(lc);
+		return;
+	}
+	if (op->stage == 2) {
+		/* The rollback failed too: report the replace's own error. */
+		cJSON_Delete(extra);
+		extra = op->fail_extra;
+		op->fail_extra = NULL;
+		cJSON_AddBoolToObject(extra, "rolled_back", false);
+		op_reply(lc, op->fail, op->fail_msg, extra);
+	} else {
+		if (op->rq.cmd == CMD_REPLACE) {
+			if (extra == NULL)
+				extra = cJSON_CreateObject();
+			cJSON_AddBoolToObject(extra, "rolled_back", false);
+		}
+		op_reply(lc, err, msg, extra);
+	}
+	if (is_policy_request(&op->rq) && lc->policy.action == ON_EXIT_RESTART)
+		policy_after_exit(lc, name != NULL ? name : "");
+	free(name);
+	op_done(lc);
+}
+
+static void
+startup_failed_event(struct lifecycle *lc, enum proto_err err, const char *msg, const cJSON *exit)
+{
+	cJSON *e = event_new(lc, "startup_failed");
+
+	if (lc->cur == NULL && lc->op.target != NULL)
+		cJSON_AddStringToObject(e, "name", lc->op.target->name);
+	cJSON_AddStringToObject(e, "error", proto_errs[err].name);
+	cJSON_AddStringToObject(e, "message", msg);
+	if (exit != NULL)
+		cJSON_AddItemToObject(e, "exit", cJSON_Duplicate(exit, true));
+	OPS->emit(CTX, e);
+}
+
+static void
+begin_attach(struct lifecycle *lc)
+{
+	struct lc_op *op = &lc->op;
+	struct identity *id = op->target;
+	struct kernel_view kv;
+	char err[256];
+	pid_t pid;
+	char *log = NULL;
+	int r;
+
+	if (id->kind == KIND_SCHED_EXT) {
+		OPS->kernel_read(CTX, &kv);
+		if (!kv.available) {
+			attach_failed(lc, E_SCHED_EXT_UNAVAILABLE,
+				      "sched_ext is not available: this kernel has no sched_ext root", NULL);
+			return;
+		}
+		if (!kernel_disabled(&kv)) {
+			snprintf(err, sizeof(err), "sched_ext is busy: ops \"%s\" is loaded (state %s)",
+				 kv.ops[0] ? kv.ops : "?", kv.state);
+			cJSON *extra = cJSON_CreateObject();
+			cJSON_AddStringToObject(extra, "ops", kv.ops);
+			cJSON_AddStringToObject(extra, "kernel_state", kv.state);
+			attach_failed(lc, E_SCHED_EXT_BUSY, err, extra);
+			return;
+		}
+	}
+	lc->seq = ++lc->next_seq;
+	r = OPS->spawn(CTX, id, lc->seq, &pid, &log, err, sizeof(err));
+	OPS->persist(CTX);
+	if (r != 0) {
+		startup_failed_event(lc, E_SPAWN_FAILED, err, NULL);
+		attach_failed(lc, E_SPAWN_FAILED, err, NULL);
+		return;
+	}
+	lc->cur = id;
+	op->target = NULL;
+	lc->pid = pid;
+	lc->log = log;
+	lc->started_mono_ms = OPS->now_ms(CTX);
+	lc->started_wall_ms = OPS->wall_ms(CTX);
+	lc->adopted = false;
+	lc->kernel_enabled = false;
+	lc->exited_unasked = false;
+	lc->state = SLOT_STARTING;
+	op->phase = PH_STARTING;
+	op->alive_ok = id->t.ready_after_ms == 0;
+	op->kernel_ok = id->kind != KIND_SCHED_EXT;
+	if (!op->alive_ok)
+		OPS->timer(CTX, T_READY_AFTER, id->t.ready_after_ms);
+	if (id->kind == KIND_SCHED_EXT) {
+		OPS->timer(CTX, T_STARTUP, id->t.startup_timeout_ms);
+		OPS->kernel_watch(CTX, KW_POLL);
+	}
+	OPS->persist(CTX);
+	if (!op->rq.wait && op->rq.cmd == CMD_ATTACH) {
+		cJSON *st = lc_status(lc);
+		cJSON_AddNumberToObject(st, "elapsed_ms", (double)elapsed(lc));
+		op_reply(lc, E_OK, NULL, st);
+	}
+	if (id->kind == KIND_SCHED_EXT)
+		lc_on_kernel(lc);
+	else
+		check_ready(lc);
+}
+
+static bool
+kernel_ready(const struct identity *id, const struct kernel_view *kv)
+{
+	return strcmp(kv->state, "enabled") == 0 && ops_matches(id->ops, kv->ops);
+}
+
+static void
+check_ready(struct lifecycle *lc)
+{
+	struct lc_op *op = &lc->op;
+	struct kernel_view kv = {0};
+	cJSON *st, *result, *e;
+
+	if (!op->alive_ok || !op->kernel_ok)
+		return;
+	if (lc->cur->kind == KIND_SCHED_EXT) {
+		OPS->kernel_read(CTX, &kv);
+		if (!kernel_ready(lc->cur, &kv)) {
+			op->kernel_ok = false; /* it went away again: keep waiting */
+			return;
+		}
+	}
+	OPS->timer(CTX, T_READY_AFTER, -1);
+	OPS->timer(CTX, T_STARTUP, -1);
+	lc->state = SLOT_ATTACHED;
+	op->phase = PH_IDLE;
+	lc->kernel_enabled = lc->cur->kind == KIND_SCHED_EXT;
+	lc->enable_seq = kv.enable_seq;
+	OPS->kernel_watch(CTX, lc->cur->kind == KIND_SCHED_EXT ? KW_EVENTS : KW_OFF);
+	identity_free(lc->last);
+	lc->last = identity_dup(lc->cur);
+	if (is_policy_request(&op->rq) && lc->policy_pending) {
+		lc->policy_pending = false;
+		if (lc->policy.action == ON_EXIT_RESTART) {
+			lc->restarts++;
+			lc->restart_times[lc->restart_count++] = OPS->now_ms(CTX);
+		}
+	}
+	e = event_new(lc, "attached");
+	cJSON_AddNumberToObject(e, "elapsed_ms", (double)elapsed(lc));
+	OPS->emit(CTX, e);
+	OPS->persist(CTX);
+
+	st = lc_status(lc);
+	cJSON_AddNumberToObject(st, "elapsed_ms", (double)elapsed(lc));
+	if (op->rq.cmd == CMD_REPLACE || op->rq.cmd == CMD_RESTART) {
+		result = cJSON_CreateObject();
+		cJSON_AddItemToObject(result, "detached", op->stopped);
+		op->stopped = NULL;
+		cJSON_AddItemToObject(result, "attached", st);
+		cJSON_AddBoolToObject(result, "rolled_back", op->stage == 2);
+	} else {
+		result = st;
+	}
+	if (op->stage == 2) {
+		/* Rolled back: the replace still failed, with the new one's error. */
+		cJSON *extra = op->fail_extra != NULL ? op->fail_extra : cJSON_CreateObject();
+		op->fail_extra = NULL;
+		cJSON_AddBoolToObject(extra, "rolled_back", true);
+		cJSON_AddItemToObject(extra, "result", result);
+		op_reply(lc, op->fail, op->fail_msg, extra);
+	} else {
+		op_reply(lc, E_OK, NULL, result);
+	}
+	op_done(lc);
+}
+
+/* Startup went wrong with the process alive: SIGKILL its group and wait for it. */
+static void
+start_abort(struct lifecycle *lc, enum proto_err err, const char *msg)
+{
+	struct lc_op *op = &lc->op;
+
+	op->fail = err;
+	free(op->fail_msg);
+	op->fail_msg = strdup(msg);
+	OPS->timer(CTX, T_READY_AFTER, -1);
+	OPS->timer(CTX, T_STARTUP, -1);
+	OPS->signal(CTX, SIGKILL, true);
+	op->phase = PH_START_ABORT;
+	OPS->timer(CTX, T_KILL, LC_KILL_WAIT_MS);
+}
+
+/* ---- stop: the kill protocol, then (detach) the kernel's disable ---- */
+
+static void stop_finish(struct lifecycle *lc, enum proto_err err);
+
+static void
+begin_stop(struct lifecycle *lc, bool wait_disable)
+{
+	struct lc_op *op = &lc->op;
+	int sig = op->rq.signal > 0 ? op->rq.signal : lc->cur->t.stop_signal;
+	int64_t grace = op->rq.grace_ms >= 0 ? op->rq.grace_ms : lc->cur->t.grace_ms;
+	bool stuck = lc->state == SLOT_STOPPING;
+
+	lc->exited_unasked = false;
+	op->stop_t0_ms = OPS->now_ms(CTX);
+	op->stop_pid = lc->pid;
+	op->wait_disable = wait_disable && lc->cur->kind == KIND_SCHED_EXT;
+	lc->state = SLOT_STOPPING;
+	/* Our own stop is not the kernel dropping the scheduler. */
+	OPS->kernel_watch(CTX, KW_OFF);
+	OPS->persist(CTX);
+	if (stuck || grace == 0) {
+		OPS->signal(CTX, SIGKILL, true);
+		op->phase = PH_STOP_KILL;
+		OPS->timer(CTX, T_KILL, LC_KILL_WAIT_MS);
+		return;
+	}
+	/* ESRCH means it is already dying: its exit is on its way. */
+	OPS->signal(CTX, sig, lc->cur->t.kill_mode == KILL_GROUP);
+	op->phase = PH_STOP_GRACE;
+	OPS->timer(CTX, T_GRACE, grace);
+}
+
+static cJSON *
+stop_result(struct lifecycle *lc, const char *outcome, cJSON *exit)
+{
+	struct lc_op *op = &lc->op;
+	cJSON *r = cJSON_CreateObject();
+
+	if (outcome != NULL)
+		cJSON_AddStringToObject(r, "outcome", outcome);
+	else
+		cJSON_AddNullToObject(r, "outcome");
+	if (lc->cur != NULL) {
+		cJSON_AddStringToObject(r, "name", lc->cur->name);
+		cJSON_AddNumberToObject(r, "pid", op->stop_pid);
+	} else {
+		cJSON_AddNullToObject(r, "name");
+		cJSON_AddNullToObject(r, "pid");
+	}
+	cJSON_AddItemToObject(r, "exit", exit != NULL ? exit : cJSON_CreateNull());
+	cJSON_AddNumberToObject(r, "elapsed_ms", (double)elapsed(lc));
+	cJSON_AddBoolToObject(r, "already_detached", outcome == NULL);
+	return r;
+}
+
+static void
+stop_exited(struct lifecycle *lc, const struct exit_info *ei)
+{
+	struct lc_op *op = &lc->op;
+	struct kernel_view kv;
+
+	OPS->timer(CTX, T_GRACE, -1);
+	OPS->timer(CTX, T_KILL, -1);
+	op->exit = exit_to_json(ei);
+	if (!op->wait_disable) {
+		stop_finish(lc, E_OK);
+		return;
+	}
+	op->phase = PH_STOP_DISABLE;
+	OPS->kernel_read(CTX, &kv);
+	if (kernel_disabled(&kv)) {
+		stop_finish(lc, E_OK);
+		return;
+	}
+	OPS->kernel_watch(CTX, KW_POLL);
+	OPS->timer(CTX, T_DISABLE, lc->cur->t.disable_timeout_ms);
+}
+
+static void after_failed_start(struct lifecycle *lc, enum proto_err disable_err);
+
+/* The process is gone (and the kernel disabled, or not within the timeout). */
+static void
+stop_finish(struct lifecycle *lc, enum proto_err err)
+{
+	struct lc_op *op = &lc->op;
+	struct kernel_view kv;
+	cJSON *result, *e;
+	char msg[256];
+
+	OPS->timer(CTX, T_DISABLE, -1);
+	if (op->fail != E_OK) {
+		after_failed_start(lc, err);
+		return;
+	}
+	result = stop_result(lc, op->outcome, cJSON_Duplicate(op->exit, true));
+	if (op->rq.cmd == CMD_KILL) {
+		int sig = op->rq.signal > 0 ? op->rq.signal : lc->cur->t.stop_signal;
+		cJSON_AddStringToObject(result, "signal", signal_name(sig));
+		cJSON_AddNumberToObject(result, "grace_ms", (double)(op->rq.grace_ms >= 0
+									   ? op->rq.grace_ms
+									   : lc->cur->t.grace_ms));
+	}
+	e = event_new(lc, "detached");
+	cJSON_AddStringToObject(e, "outcome", op->outcome);
+	cJSON_AddItemToObject(e, "exit", cJSON_Duplicate(op->exit, true));
+	slot_clear(lc);
+	OPS->emit(CTX, e);
+	OPS->persist(CTX);
+	if (err == E_DISABLE_TIMEOUT) {
+		OPS->kernel_read(CTX, &kv);
+		snprintf(msg, sizeof(msg),
+			 "the kernel still reports sched_ext state \"%s\" after the scheduler exited; the slot is empty",
+			 kv.state);
+		op_fail(lc, E_DISABLE_TIMEOUT, result, "%s", msg);
+		return;
+	}
+	if (op->rq.cmd == CMD_REPLACE || op->rq.cmd == CMD_RESTART) {
+		op->stopped = result;
+		op->stage = 1;
+		begin_attach(lc);
+		return;
+	}
+	op_reply(lc, E_OK, NULL, result);
+	op_done(lc);
+}
+
+/* A startup that failed has no process left and (if it could) waited for the kernel. */
+static void
+after_failed_start(struct lifecycle *lc, enum proto_err disable_err)
+{
+	struct lc_op *op = &lc->op;
+	enum proto_err err = op->fail;
+	char *msg = op->fail_msg;
+	cJSON *extra = op->fail_extra;
+
+	op->fail = E_OK;
+	op->fail_msg = NULL;
+	op->fail_extra = NULL;
+	if (extra == NULL)
+		extra = cJSON_CreateObject();
+	if (op->exit != NULL && cJSON_GetObjectItem(extra, "exit") == NULL)
+		cJSON_AddItemToObject(extra, "exit", cJSON_Duplicate(op->exit, true));
+	if (disable_err == E_DISABLE_TIMEOUT)
+		cJSON_AddBoolToObject(extra, "disable_timeout", true);
+	startup_failed_event(lc, err, msg, cJSON_GetObjectItem(extra, "exit"));
+	/* The target is consumed: lc->cur was it; keep it for a rollback's records. */
+	op->target = lc->cur;
+	lc->cur = NULL;
+	slot_clear(lc);
+	OPS->persist(CTX);
+	attach_failed(lc, err, msg, extra);
+	free(msg);
+}
+
+/* ---- events into the machine ---- */
+
+static void
+unexpected_exit(struct lifecycle *lc, const struct exit_info *ei)
+{
+	cJSON *rec = exit_record(lc, ei), *e;
+	char *name = strdup(lc->cur->name);
+
+	cJSON_Delete(lc->last_exit);
+	lc->last_exit = rec;
+	e = cJSON_Duplicate(rec, true);
+	cJSON_AddStringToObject(e, "event", "exited");
+	/* A scheduler that stayed up for a whole window earns a fresh backoff. */
+	if (OPS->now_ms(CTX) - lc->started_mono_ms >= lc->policy.window_ms) {
+		lc->restart_delay_ms = lc->policy.delay_ms;
+		lc->restart_count = 0;
+	}
+	slot_clear(lc);
+	lc->exited_unasked = true;
+	OPS->persist(CTX);
+	OPS->emit(CTX, cJSON_Duplicate(e, true));
+	OPS->exit_hook(CTX, e);
+	cJSON_Delete(e);
+	policy_after_exit(lc, name);
+	free(name);
+}
+
+void
+lc_on_exit(struct lifecycle *lc, const struct exit_info *ei)
+{
+	struct lc_op *op = &lc->op;
+	char what[96], msg[512];
+
+	if (lc->cur == NULL)
+		return;
+	switch (lc->running ? op->phase : PH_IDLE) {
+	case PH_STARTING: {
+		cJSON *extra = exit_record(lc, ei);
+		describe_exit(ei, what, sizeof(what));
+		snprintf(msg, sizeof(msg), "%s %s during startup", lc->cur->name, what);
+		op->fail = E_STARTUP_DIED;
+		op->fail_msg = strdup(msg);
+		op->fail_extra = cJSON_CreateObject();
+		cJSON_AddItemToObject(op->fail_extra, "exit", extra);
+		OPS->timer(CTX, T_READY_AFTER, -1);
+		OPS->timer(CTX, T_STARTUP, -1);
+		op->wait_disable = lc->cur->kind == KIND_SCHED_EXT;
+		stop_exited(lc, ei);
+		break;
+	}
+	case PH_START_ABORT:
+		op->wait_disable = lc->cur->kind == KIND_SCHED_EXT;
+		stop_exited(lc, ei);
+		break;
+	case PH_STOP_GRACE:
+		op->outcome = "sigterm_graceful";
+		stop_exited(lc, ei);
+		break;
+	case PH_STOP_KILL:
+		op->outcome = "sigkill_escalation";
+		stop_exited(lc, ei);
+		break;
+	default:
+		if (lc->state == SLOT_STOPPING) {
+			/* Gone at last after a still_alive_after_sigkill. */
+			cJSON *e = event_new(lc, "detached");
+			cJSON_AddItemToObject(e, "exit", exit_to_json(ei));
+			slot_clear(lc);
+			OPS->emit(CTX, e);
+			OPS->persist(CTX);
+		} else {
+			unexpected_exit(lc, ei);
+		}
+		break;
+	}
+}
+
+static void
+still_alive(struct lifecycle *lc)
+{
+	struct lc_op *op = &lc->op;
+	char msg[512];
+
+	/* The slot stays in "stopping" and the daemon keeps watching the process. */
+	snprintf(msg, sizeof(msg), "%s (pid %d) is still alive %ds after SIGKILL",
+		 lc->cur->name, (int)lc->pid, LC_KILL_WAIT_MS / 1000);
+	if (op->fail != E_OK) {
+		op->fail = E_OK;
+		op_fail(lc, E_STILL_ALIVE_AFTER_SIGKILL, NULL, "%s; startup had failed: %s", msg,
+			op->fail_msg);
+		return;
+	}
+	op_fail(lc, E_STILL_ALIVE_AFTER_SIGKILL, NULL, "%s", msg);
+}
+
+void
+lc_on_timer(struct lifecycle *lc, enum lc_timer t)
+{
+	struct lc_op *op = &lc->op;
+	struct kernel_view kv;
+	char msg[256], d[32];
+
+	if (t == T_RESTART) {
+		if (lc->policy_pending)
+			submit_internal(lc, CMD_RESTART, NULL);
+		return;
+	}
+	if (!lc->running)
+		return;
+	switch (t) {
+	case T_READY_AFTER:
+		if (op->phase == PH_STARTING) {
+			op->alive_ok = true;
+			check_ready(lc);
+		}
+		break;
+	case T_STARTUP:
+		if (op->phase == PH_STARTING) {
+			OPS->kernel_read(CTX, &kv);
+			duration_format(lc->cur->t.startup_timeout_ms, d, sizeof(d));
+			snprintf(msg, sizeof(msg),
+				 "%s did not become ready within %s (kernel state \"%s\", ops \"%s\")",
+				 lc->cur->name, d, kv.state, kv.ops);
+			start_abort(lc, E_STARTUP_TIMEOUT, msg);
+		}
+		break;
+	case T_GRACE:
+		if (op->phase == PH_STOP_GRACE) {
+			OPS->signal(CTX, SIGKILL, true);
+			cJSON *e = event_new(lc, "kill_escalated");
+			cJSON_AddNumberToObject(e, "grace_ms", (double)(OPS->now_ms(CTX) - op->stop_t0_ms));
+			OPS->emit(CTX, e);
+			op->phase = PH_STOP_KILL;
+			OPS->timer(CTX, T_KILL, LC_KILL_WAIT_MS);
+		}
+		break;
+	case T_KILL:
+		if (op->phase == PH_STOP_KILL || op->phase == PH_START_ABORT)
+			still_alive(lc);
+		break;
+	case T_DISABLE:
+		if (op->phase == PH_STOP_DISABLE)
+			stop_finish(lc, E_DISABLE_TIMEOUT);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+lc_on_kernel(struct lifecycle *lc)
+{
+	struct lc_op *op = &lc->op;
+	struct kernel_view kv;
+	char msg[256];
+	cJSON *e;
+
+	if (lc->cur == NULL)
+		return;
+	OPS->kernel_read(CTX, &kv);
+	if (lc->running && op->phase == PH_STARTING) {
+		if (strcmp(kv.state, "enabled") != 0 || kv.ops[0] == '\0')
+			return;
+		if (!ops_matches(lc->cur->ops, kv.ops)) {
+			snprintf(msg, sizeof(msg), "the kernel loaded ops \"%s\", expected \"%s\"",
+				 kv.ops, lc->cur->ops);
+			start_abort(lc, E_OPS_MISMATCH, msg);
+			return;
+		}
+		op->kernel_ok = true;
+		check_ready(lc);
+		return;
+	}
+	if (lc->running && op->phase == PH_STOP_DISABLE) {
+		if (kernel_disabled(&kv))
+			stop_finish(lc, E_OK);
+		return;
+	}
+	if (lc->state != SLOT_ATTACHED || lc->cur->kind != KIND_SCHED_EXT)
+		return;
+	/* Attached and idle: the kernel dropping or taking back a live scheduler. */
+	bool enabled = kernel_ready(lc->cur, &kv);
+	if (lc->kernel_enabled && !enabled) {
+		lc->kernel_enabled = false;
+		e = event_new(lc, "sched_ext_disabled");
+		cJSON_AddStringToObject(e, "kernel_state", kv.state[0] ? kv.state : "disabled");
+		OPS->emit(CTX, e);
+	} else if (enabled && kv.enable_seq > lc->enable_seq) {
+		lc->kernel_enabled = true;
+		lc->enable_seq = kv.enable_seq;
+		e = event_new(lc, "sched_ext_enabled");
+		cJSON_AddNumberToObject(e, "enable_seq", (double)kv.enable_seq);
+		OPS->emit(CTX, e);
+	}
+}
+
+/* ---- starting a request ---- */
+
+static void
+start_op(struct lifecycle *lc)
+{
+	struct lc_op *op = &lc->op;
+	char err[256];
+	enum proto_err e;
+	bool user = op->rq.token != 0 || !is_policy_request(&op->rq);
+
+	op->t0_ms = OPS->now_ms(CTX);
+	if (user && op->rq.token != 0)
+		policy_reset(lc);
+
+	switch (op->rq.cmd) {
+	case CMD_ATTACH:
+		if (lc->state != SLOT_DETACHED) {
+			op_fail(lc, E_ALREADY_ATTACHED, NULL, "%s is %s (pid %d)", lc->cur->name,
+				slot_state_name(lc->state), (int)lc->pid);
+			return;
+		}
+		e = OPS->resolve(CTX, &op->rq, &op->target, err, sizeof(err));
+		if (e != E_OK) {
+			attach_failed(lc, e, err, NULL);
+			return;
+		}
+		op->stage = 1;
+		begin_attach(lc);
+		return;
+	case CMD_DETACH:
+	case CMD_KILL:
+		if (lc->state == SLOT_DETACHED) {
+			if (op->rq.cmd == CMD_DETACH) {
+				op_reply(lc, E_OK, NULL, stop_result(lc, NULL, NULL));
+				op_done(lc);
+			} else if (lc->exited_unasked && lc->last_exit != NULL) {
+				cJSON *r = cJSON_Duplicate(lc->last_exit, true), *x;
+				x = cJSON_CreateObject();
+				cJSON_AddStringToObject(x, "outcome", "already_gone");
+				cJSON_AddItemToObject(x, "name", cJSON_Duplicate(cJSON_GetObjectItem(r, "name"), 1));
+				cJSON_AddItemToObject(x, "pid", cJSON_Duplicate(cJSON_GetObjectItem(r, "pid"), 1));
+				cJSON_DeleteItemFromObject(r, "name");
+				cJSON_DeleteItemFromObject(r, "pid");
+				cJSON_AddItemToObject(x, "exit", r);
+				cJSON_AddNumberToObject(x, "elapsed_ms", 0);
+				lc->exited_unasked = false;
+				op_reply(lc, E_OK, NULL, x);
+				op_done(lc);
+			} else {
+				op_fail(lc, E_NOT_ATTACHED, NULL, "no scheduler is attached");
+			}
+			return;
+		}
+		begin_stop(lc, op->rq.cmd == CMD_DETACH);
+		return;
+	case CMD_REPLACE:
+	case CMD_RESTART:
+		if (op->rq.cmd == CMD_REPLACE) {
+			e = OPS->resolve(CTX, &op->rq, &op->target, err, sizeof(err));
+			if (e != E_OK) {
+				op_fail(lc, e, NULL, "%s", err);
+				return;
+			}
+			if (op->rq.rollback && lc->cur != NULL)
+				op->previous = identity_dup(lc->cur);
+		} else {
+			const struct identity *src = lc->cur != NULL ? lc->cur : lc->last;
+			if (src == NULL) {
+				op_fail(lc, E_NOT_ATTACHED, NULL, "nothing to restart: no scheduler was ever attached");
+				return;
+			}
+			op->target = identity_dup(src);
+		}
+		if (lc->state == SLOT_DETACHED) {
+			op->stopped = stop_result(lc, NULL, NULL);
+			op->stage = 1;
+			begin_attach(lc);
+		} else {
+			begin_stop(lc, true);
+		}
+		return;
+	default:
+		op_fail(lc, E_INTERNAL, NULL, "not a lifecycle command");
+		return;
+	}
+}
+
+static void
+start_next(struct lifecycle *lc)
+{
+	if (lc->running || lc->qlen == 0)
+		return;
+	lc->op.rq = lc->queue[lc->qhead];
+	lc->qhead = (lc->qhead + 1) % LC_QUEUE_MAX;
+	lc->qlen--;
+	lc->running = true;
+	start_op(lc);
+}
+
+/* ---- a daemon that restarts ---- */
+
+void
+lc_adopt(struct lifecycle *lc, struct identity *id, pid_t pid, int64_t seq,
+	 int64_t started_wall_ms, const char *log)
+{
+	struct kernel_view kv;
+
+	lc->cur = id;
+	lc->pid = pid;
+	lc->seq = seq;
+	lc->started_wall_ms = started_wall_ms;
+	lc->started_mono_ms = OPS->now_ms(CTX);
+	lc->log = log != NULL ? strdup(log) : NULL;
+	lc->adopted = true;
+	lc->state = SLOT_ATTACHED;
+	identity_free(lc->last);
+	lc->last = identity_dup(id);
+	if (id->kind == KIND_SCHED_EXT) {
+		OPS->kernel_read(CTX, &kv);
+		lc->kernel_enabled = kernel_ready(id, &kv);
+		lc->enable_seq = kv.enable_seq;
+		OPS->kernel_watch(CTX, KW_EVENTS);
+	}
+	OPS->persist(CTX);
+}
+
+void
+lc_record_lost(struct lifecycle *lc, struct identity *id, pid_t pid, int64_t seq, const char *log)
+{
+	struct exit_info unknown = {.known = false};
+	cJSON *rec;
+
+	lc->cur = id;
+	lc->pid = pid;
+	lc->seq = seq;
+	lc->log = log != NULL ? strdup(log) : NULL;
+	lc->adopted = true;
+	rec = exit_record(lc, &unknown);
+	cJSON_AddBoolToObject(rec, "while_daemon_down", true);
+	cJSON_Delete(lc->last_exit);
+	lc->last_exit = rec;
+	identity_free(lc->last);
+	lc->last = identity_dup(id);
+	slot_clear(lc);
+	lc->exited_unasked = true;
+	OPS->persist(CTX);
+}

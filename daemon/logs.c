@@ -1,0 +1,235 @@
+/* Reading, pruning and following the per-spawn logs in the log dir. */
+#include "logs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "loop.h"
+
+/* How much of a log's end is read for its tail and reason. */
+#define TAIL_BYTES (64 * 1024)
+
+
+cJSON *
+log_tail(const char *path, int n, char **reason)
+{
+	char *buf, *p, *start;
+	cJSON *lines;
+	struct stat st;
+	off_t off = 0;
+	ssize_t got;
+	int fd, count = 0;
+
+	if (reason != NULL)
+		*reason = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && st.st_size > TAIL_BYTES)
+		off = st.st_size - TAIL_BYTES;
+	buf = malloc(TAIL_BYTES + 1);
+	got = buf != NULL ? pread(fd, buf, TAIL_BYTES, off) : -1;
+	close(fd);
+	if (got < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[got] = '\0';
+	/* Drop a partial first line when the read started mid-file. */
+	start = buf;
+	if (off > 0 && (p = strchr(buf, '\n')) != NULL)
+		start = p + 1;
+	if (got > 0 && buf[got - 1] == '\n')
+		buf[got - 1] = '\0';
+	lines = cJSON_CreateArray();
+	/* Walk backwards: the tail, and the last EXIT: line wherever it is. */
+	for (p = start + strlen(start); p >= start; p--) {
+		if (p != start && p[-1] != '\n')
+			continue;
+		char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (count < n) {
+			cJSON *s = cJSON_CreateString("");
+			free(s->valuestring);
+			s->valuestring = strndup(p, len);
+			cJSON_InsertItemInArray(lines, 0, s);
+			count++;
+		}
+		if (reason != NULL && *reason == NULL && strncmp(p, "EXIT: ", 6) == 0)
+			*reason = strndup(p + 6, len - 6);
+		if (count >= n && (reason == NULL || *reason != NULL))
+			break;
+		if (p == start)
+			break;
+	}
+	free(buf);
+	return lines;
+}
+
+/* "<name>.<seq>.log": the seq, or -1. */
+static int64_t
+log_seq(const char *fname)
+{
+	size_t len = strlen(fname);
+	const char *dot;
+	char *end;
+	long long v;
+
+	if (len < 6 || strcmp(fname + len - 4, ".log") != 0)
+		return -1;
+	for (dot = fname + len - 5; dot > fname && *dot != '.'; dot--)
+		;
+	if (dot == fname)
+		return -1;
+	v = strtoll(dot + 1, &end, 10);
+	return (end == fname + len - 4 && v > 0) ? v : -1;
+}
+
+static int
+cmp_seq(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+void
+log_prune(const char *dir, int keep)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int64_t *seqs = NULL, cut;
+	size_t n = 0, cap = 0;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		int64_t s = log_seq(e->d_name);
+		if (s < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			int64_t *p = realloc(seqs, cap * sizeof(*seqs));
+			if (p == NULL)
+				break;
+			seqs = p;
+		}
+		seqs[n++] = s;
+	}
+	if (n > (size_t)keep) {
+		qsort(seqs, n, sizeof(*seqs), cmp_seq);
+		cut = seqs[n - (size_t)keep];
+		rewinddir(d);
+		while ((e = readdir(d)) != NULL) {
+			int64_t s = log_seq(e->d_name);
+			if (s > 0 && s < cut)
+				unlinkat(dirfd(d), e->d_name, 0);
+		}
+	}
+	free(seqs);
+	closedir(d);
+}
+
+int
+log_find(const char *dir, int64_t seq, char *buf, size_t len, int64_t *found)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int64_t best = -1;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		int64_t s = log_seq(e->d_name);
+		if (s < 0 || (seq > 0 && s != seq) || s <= best)
+			continue;
+		best = s;
+		snprintf(buf, len, "%s/%s", dir, e->d_name);
+	}
+	closedir(d);
+	if (best < 0)
+		return -1;
+	*found = best;
+	return 0;
+}
+
+struct log_follow {
+	struct watch w;
+	int fd;
+	off_t off;
+	uint64_t token;
+	char part[4096];
+	size_t partlen;
+};
+
+static void
+follow_ready(struct watch *w, uint32_t events)
+{
+	struct log_follow *f = w->data;
+	char ibuf[4096], buf[4096];
+	ssize_t n;
+
+	(void)events;
+	while (read(w->fd, ibuf, sizeof(ibuf)) > 0)
+		;
+	while ((n = pread(f->fd, buf, sizeof(buf), f->off)) > 0) {
+		f->off += n;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' || f->partlen == sizeof(f->part) - 1) {
+				f->part[f->partlen] = '\0';
+				f->partlen = 0;
+				/* A client too far behind is closed, and f with it. */
+				if (control_follow_line(f->token, f->part) < 0)
+					return;
+				if (buf[i] == '\n')
+					continue;
+			}
+			f->part[f->partlen++] = buf[i];
+		}
+	}
+}
+
+struct log_follow *
+log_follow_start(const char *path, uint64_t token)
+{
+	struct log_follow *f = calloc(1, sizeof(*f));
+	struct stat st;
+
+	if (f == NULL)
+		return NULL;
+	f->token = token;
+	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	f->w.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	f->w.fn = follow_ready;
+	f->w.data = f;
+	if (f->fd < 0 || f->w.fd < 0 || fstat(f->fd, &st) < 0 ||
+	    inotify_add_watch(f->w.fd, path, IN_MODIFY) < 0 || loop_add(&f->w, EPOLLIN) < 0) {
+		if (f->fd >= 0)
+			close(f->fd);
+		if (f->w.fd >= 0)
+			close(f->w.fd);
+		free(f);
+		return NULL;
+	}
+	f->off = st.st_size;
+	return f;
+}
+
+void
+log_follow_stop(struct log_follow *f)
+{
+	if (f == NULL)
+		return;
+	loop_del(&f->w);
+	close(f->w.fd);
+	close(f->fd);
+	free(f);
+}
