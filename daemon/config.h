@@ -43,6 +43,7 @@ struct config {
 	int log_keep;
 	char *discover_path;
 	bool allow_paths;
+	char *control_group; /* as written, NULL when absent; has_group: it exists */
 	bool has_group;
 	gid_t control_gid;
 	uid_t *control_uids;

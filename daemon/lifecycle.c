@@ -486,6 +486,18 @@ begin_attach(struct lifecycle *lc)
 				      "sched_ext is not available: this kernel has no sched_ext root", NULL);
 			return;
 		}
+		/*
+		 * Our own scheduler just went, or the kernel says disabling: that clears
+		 * by itself, so wait for it (disable_timeout) before calling it busy.
+		 */
+		if (!kernel_disabled(&kv) && !op->waited_kernel &&
+		    (lc->exited_unasked || strcmp(kv.state, "disabling") == 0)) {
+			op->waited_kernel = true;
+			op->phase = PH_PRE_ATTACH;
+			OPS->kernel_watch(CTX, KW_POLL);
+			OPS->timer(CTX, T_DISABLE, id->t.disable_timeout_ms);
+			return;
+		}
 		if (!kernel_disabled(&kv)) {
 			snprintf(err, sizeof(err), "sched_ext is busy: ops \"%s\" is loaded (state %s)",
 				 kv.ops[0] ? kv.ops : "?", kv.state);
@@ -681,6 +693,7 @@ stop_exited(struct lifecycle *lc, const struct exit_info *ei)
 
 	OPS->timer(CTX, T_GRACE, -1);
 	OPS->timer(CTX, T_KILL, -1);
+	cJSON_Delete(op->exit); /* a replace stops one, then maybe a failed start */
 	op->exit = exit_to_json(ei);
 	if (!op->wait_disable) {
 		stop_finish(lc, E_OK);
@@ -913,7 +926,11 @@ lc_on_timer(struct lifecycle *lc, enum lc_timer t)
 			still_alive(lc);
 		break;
 	case T_DISABLE:
-		if (op->phase == PH_STOP_DISABLE)
+		if (op->phase == PH_PRE_ATTACH) {
+			OPS->kernel_watch(CTX, KW_OFF);
+			op->phase = PH_IDLE;
+			begin_attach(lc); /* still not disabled: now it is busy */
+		} else if (op->phase == PH_STOP_DISABLE)
 			stop_finish(lc, E_DISABLE_TIMEOUT);
 		break;
 	default:
@@ -929,6 +946,16 @@ lc_on_kernel(struct lifecycle *lc)
 	char msg[256];
 	cJSON *e;
 
+	if (lc->running && op->phase == PH_PRE_ATTACH) {
+		OPS->kernel_read(CTX, &kv);
+		if (kernel_disabled(&kv)) {
+			OPS->timer(CTX, T_DISABLE, -1);
+			OPS->kernel_watch(CTX, KW_OFF);
+			op->phase = PH_IDLE;
+			begin_attach(lc);
+		}
+		return;
+	}
 	if (lc->cur == NULL)
 		return;
 	OPS->kernel_read(CTX, &kv);

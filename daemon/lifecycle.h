@@ -91,6 +91,7 @@ struct lc_ops {
 
 enum lc_phase {
 	PH_IDLE,
+	PH_PRE_ATTACH,	 /* the kernel is still letting go of the previous scheduler */
 	PH_STARTING,	 /* spawned; waiting out ready_after and the kernel's readiness */
 	PH_START_ABORT,	 /* startup failed; SIGKILL sent, waiting for the exit */
 	PH_STOP_GRACE,	 /* stop signal sent; waiting out the grace */
@@ -111,6 +112,7 @@ struct lc_op {
 	struct identity *target;   /* what to attach */
 	struct identity *previous; /* replace --rollback: what to go back to */
 	bool alive_ok, kernel_ok;
+	bool waited_kernel;
 	bool wait_disable;
 	enum proto_err fail;	 /* a startup failure waiting on the kill and the kernel */
 	char *fail_msg;

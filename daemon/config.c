@@ -1,0 +1,1351 @@
+/* schedlifed.json: strict parsing into struct config, and the name -> identity registry. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "duration.h"
+#include "names.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024)
+#define PATH_BUF 256
+
+/* ---- defaults and freeing ---- */
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->defaults.grace_ms = 10000;
+	c->defaults.stop_signal = SIGTERM;
+	c->defaults.ready_after_ms = 1000;
+	c->defaults.startup_timeout_ms = 10000;
+	c->defaults.disable_timeout_ms = 10000;
+	c->defaults.kill_mode = KILL_GROUP;
+	c->on_exit = ON_EXIT_NONE;
+	c->restart_delay_ms = 500;
+	c->restart_max_delay_ms = 30000;
+	c->restart_burst = 5;
+	c->restart_window_ms = 60000;
+	c->on_shutdown = SHUTDOWN_DETACH;
+	c->log_keep = 20;
+	c->discover_path = strdup("/usr/local/bin:/usr/bin:/usr/sbin");
+}
+
+static void
+entry_free(struct sched_entry *e)
+{
+	free(e->name);
+	free(e->path);
+	strv_free(e->args);
+	free(e->ops);
+	strv_free(e->env);
+	for (size_t i = 0; i < e->nmodes; i++) {
+		free(e->modes[i].name);
+		strv_free(e->modes[i].args);
+	}
+	free(e->modes);
+}
+
+void
+config_free(struct config *c)
+{
+	strv_free(c->on_exit_exec);
+	free(c->fallback);
+	free(c->boot);
+	free(c->discover_path);
+	free(c->control_group);
+	free(c->control_uids);
+	for (size_t i = 0; i < c->nschedulers; i++)
+		entry_free(&c->schedulers[i]);
+	free(c->schedulers);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+config_policy(const struct config *c, struct lc_policy *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->action = c->on_exit;
+	p->delay_ms = c->restart_delay_ms;
+	p->max_delay_ms = c->restart_max_delay_ms;
+	p->window_ms = c->restart_window_ms;
+	p->burst = c->restart_burst;
+	p->fallback = c->fallback;
+}
+
+/* ---- parsing ---- */
+
+/* The six timing keys, as a scheduler entry overrides them. */
+enum {
+	T_SET_GRACE = 1 << 0,
+	T_SET_SIGNAL = 1 << 1,
+	T_SET_READY = 1 << 2,
+	T_SET_STARTUP = 1 << 3,
+	T_SET_DISABLE = 1 << 4,
+	T_SET_KILL_MODE = 1 << 5,
+};
+
+struct timing_spec {
+	struct timing t;
+	unsigned set;
+};
+
+struct parser {
+	struct config *c;
+	bool allow_reboot;
+	struct timing_spec *entry_t; /* one per scheduler entry, applied at the end */
+	char *err;
+	size_t errlen;
+};
+
+/* Where in the file we are, and what the handler fills in. */
+struct entry_ctx {
+	struct sched_entry *e;
+	struct timing_spec *ts;
+	bool has_name;
+};
+
+static int __attribute__((format(printf, 3, 4)))
+fail(struct parser *p, const char *path, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->err != NULL && p->errlen > 0) {
+		if (path != NULL && *path != '\0')
+			snprintf(p->err, p->errlen, "%s: %s", path, msg);
+		else
+			snprintf(p->err, p->errlen, "%s", msg);
+	}
+	return -1;
+}
+
+typedef int (*key_fn)(struct parser *p, const char *path, const cJSON *item, void *target);
+
+struct key {
+	const char *name;
+	key_fn fn;
+};
+
+static void
+child_path(char *buf, size_t len, const char *path, const char *key)
+{
+	if (path == NULL || *path == '\0')
+		snprintf(buf, len, "%.64s", key);
+	else
+		snprintf(buf, len, "%s.%.64s", path, key);
+}
+
+/* Strictness lives here: the object's type, duplicate keys and unknown keys. */
+static int
+walk_object(struct parser *p, const char *path, const cJSON *obj, const struct key *keys,
+	    size_t nkeys, void *target)
+{
+	const cJSON *item, *prev;
+	char sub[PATH_BUF];
+
+	if (!cJSON_IsObject(obj))
+		return fail(p, path, "must be an object");
+	cJSON_ArrayForEach(item, obj)
+	{
+		const struct key *k = NULL;
+
+		for (prev = obj->child; prev != item; prev = prev->next)
+			if (strcmp(prev->string, item->string) == 0)
+				return fail(p, path, "duplicate key \"%.64s\"", item->string);
+		for (size_t i = 0; i < nkeys; i++)
+			if (strcmp(keys[i].name, item->string) == 0)
+				k = &keys[i];
+		if (k == NULL)
+			return fail(p, path, "unknown key \"%.64s\"", item->string);
+		child_path(sub, sizeof(sub), path, item->string);
+		if (k->fn(p, sub, item, target) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+get_duration(struct parser *p, const char *path, const cJSON *item, int64_t *ms)
+{
+	if (cJSON_IsString(item)) {
+		if (duration_parse(item->valuestring, ms) < 0)
+			return fail(p, path, "invalid duration \"%.64s\"", item->valuestring);
+		return 0;
+	}
+	if (cJSON_IsNumber(item)) {
+		double d = item->valuedouble;
+		if (!(d >= 0) || d * 1000.0 > (double)DURATION_MAX_MS)
+			return fail(p, path, "invalid duration %g", d);
+		/* To the nearest millisecond: 0.29 s is 290 ms, not 289. */
+		*ms = (int64_t)(d * 1000.0 + 0.5);
+		return 0;
+	}
+	return fail(p, path, "must be a duration (\"2s\", \"250ms\") or a number of seconds");
+}
+
+/* A whole JSON number in [min, max]. */
+static int
+get_int(const cJSON *item, int64_t min, int64_t max, int64_t *out)
+{
+	double d;
+
+	if (!cJSON_IsNumber(item))
+		return -1;
+	d = item->valuedouble;
+	if (!(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d)
+		return -1;
+	*out = (int64_t)d;
+	return 0;
+}
+
+static int
+get_bool(struct parser *p, const char *path, const cJSON *item, bool *out)
+{
+	if (!cJSON_IsBool(item))
+		return fail(p, path, "must be true or false");
+	*out = cJSON_IsTrue(item);
+	return 0;
+}
+
+static int
+get_string(struct parser *p, const char *path, const cJSON *item, char **out)
+{
+	char *s;
+
+	if (!cJSON_IsString(item))
+		return fail(p, path, "must be a string");
+	if ((s = strdup(item->valuestring)) == NULL)
+		return fail(p, path, "out of memory");
+	free(*out);
+	*out = s;
+	return 0;
+}
+
+/* A scheduler name, or null for none. */
+static int
+get_name(struct parser *p, const char *path, const cJSON *item, char **out)
+{
+	if (cJSON_IsNull(item)) {
+		free(*out);
+		*out = NULL;
+		return 0;
+	}
+	if (get_string(p, path, item, out) < 0)
+		return -1;
+	if (!sched_name_valid(*out))
+		return fail(p, path, "invalid name \"%.64s\"", *out);
+	return 0;
+}
+
+static int
+get_strv(struct parser *p, const char *path, const cJSON *item, char ***out)
+{
+	const cJSON *s;
+	char **v;
+	size_t n = 0;
+	char sub[PATH_BUF];
+
+	if (!cJSON_IsArray(item))
+		return fail(p, path, "must be an array of strings");
+	cJSON_ArrayForEach(s, item)
+	{
+		if (!cJSON_IsString(s)) {
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, n);
+			return fail(p, sub, "must be a string");
+		}
+		n++;
+	}
+	if ((v = calloc(n + 1, sizeof(*v))) == NULL)
+		return fail(p, path, "out of memory");
+	n = 0;
+	cJSON_ArrayForEach(s, item)
+	{
+		if ((v[n++] = strdup(s->valuestring)) == NULL) {
+			strv_free(v);
+			return fail(p, path, "out of memory");
+		}
+	}
+	strv_free(*out);
+	*out = v;
+	return 0;
+}
+
+/* One of names[], as its index. */
+static int
+get_enum(struct parser *p, const char *path, const cJSON *item, const char *const *names,
+	 size_t n, const char *expect, int *out)
+{
+	if (cJSON_IsString(item))
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(item->valuestring, names[i]) == 0) {
+				*out = (int)i;
+				return 0;
+			}
+	return fail(p, path, "must be %s", expect);
+}
+
+/* defaults and scheduler entries: grace, stop_signal, ready_after, ... */
+static int
+timing_key(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	static const char *const kill_modes[] = {"group", "process"};
+	struct timing_spec *ts = target;
+	const char *key = item->string;
+	int64_t n;
+	int km = 0;
+
+	if (strcmp(key, "stop_signal") == 0) {
+		int sig = -1;
+		if (cJSON_IsString(item))
+			sig = signal_parse(item->valuestring);
+		else if (get_int(item, 1, NSIG - 1, &n) == 0)
+			sig = (int)n;
+		else if (!cJSON_IsNumber(item))
+			return fail(p, path, "must be a signal name or number");
+		if (sig <= 0) {
+			if (cJSON_IsString(item))
+				return fail(p, path, "unknown signal \"%.32s\"", item->valuestring);
+			return fail(p, path, "unknown signal %g", item->valuedouble);
+		}
+		ts->t.stop_signal = sig;
+		ts->set |= T_SET_SIGNAL;
+		return 0;
+	}
+	if (strcmp(key, "kill_mode") == 0) {
+		if (get_enum(p, path, item, kill_modes, 2, "\"group\" or \"process\"", &km) < 0)
+			return -1;
+		ts->t.kill_mode = km == 0 ? KILL_GROUP : KILL_PROCESS;
+		ts->set |= T_SET_KILL_MODE;
+		return 0;
+	}
+	if (get_duration(p, path, item, &n) < 0)
+		return -1;
+	if (strcmp(key, "grace") == 0) {
+		ts->t.grace_ms = n;
+		ts->set |= T_SET_GRACE;
+	} else if (strcmp(key, "ready_after") == 0) {
+		ts->t.ready_after_ms = n;
+		ts->set |= T_SET_READY;
+	} else if (strcmp(key, "startup_timeout") == 0) {
+		if (n <= 0)
+			return fail(p, path, "must be more than 0");
+		ts->t.startup_timeout_ms = n;
+		ts->set |= T_SET_STARTUP;
+	} else {
+		ts->t.disable_timeout_ms = n;
+		ts->set |= T_SET_DISABLE;
+	}
+	return 0;
+}
+
+static const struct key timing_keys[] = {
+	{"grace", timing_key},		 {"stop_signal", timing_key},
+	{"ready_after", timing_key},	 {"startup_timeout", timing_key},
+	{"disable_timeout", timing_key}, {"kill_mode", timing_key},
+};
+
+static int
+key_defaults(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct timing_spec ts = {p->c->defaults, 0};
+
+	(void)target;
+	if (walk_object(p, path, item, timing_keys, sizeof(timing_keys) / sizeof(timing_keys[0]),
+			&ts) < 0)
+		return -1;
+	p->c->defaults = ts.t;
+	return 0;
+}
+
+/* on_exit */
+
+static int
+on_exit_action(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	static const char *const actions[] = {"none", "restart", "fallback", "reboot"};
+	static const enum on_exit_action values[] = {ON_EXIT_NONE, ON_EXIT_RESTART,
+						     ON_EXIT_FALLBACK, ON_EXIT_REBOOT};
+	int i = 0;
+
+	(void)target;
+	if (get_enum(p, path, item, actions, 4,
+		     "\"none\", \"restart\", \"fallback\" or \"reboot\"", &i) < 0)
+		return -1;
+	if (values[i] == ON_EXIT_REBOOT && !p->allow_reboot)
+		return fail(p, path,
+			    "\"reboot\" needs schedlifed to run as PID 1 or with --allow-reboot");
+	p->c->on_exit = values[i];
+	return 0;
+}
+
+static int
+on_exit_exec(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	char sub[PATH_BUF];
+
+	(void)target;
+	if (get_strv(p, path, item, &p->c->on_exit_exec) < 0)
+		return -1;
+	if (p->c->on_exit_exec[0] == NULL)
+		return fail(p, path, "must not be empty");
+	if (p->c->on_exit_exec[0][0] != '/') {
+		snprintf(sub, sizeof(sub), "%s[0]", path);
+		return fail(p, sub, "must be an absolute path");
+	}
+	return 0;
+}
+
+static int
+key_on_exit(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	static const struct key keys[] = {{"action", on_exit_action}, {"exec", on_exit_exec}};
+
+	(void)target;
+	return walk_object(p, path, item, keys, sizeof(keys) / sizeof(keys[0]), NULL);
+}
+
+/* restart */
+
+static int
+restart_key(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct config *c = p->c;
+	int64_t n;
+
+	(void)target;
+	if (strcmp(item->string, "burst") == 0) {
+		if (get_int(item, 1, INT_MAX, &n) < 0)
+			return fail(p, path, "must be a whole number >= 1");
+		c->restart_burst = (int)n;
+		return 0;
+	}
+	if (get_duration(p, path, item, &n) < 0)
+		return -1;
+	if (strcmp(item->string, "delay") == 0)
+		c->restart_delay_ms = n;
+	else if (strcmp(item->string, "max_delay") == 0)
+		c->restart_max_delay_ms = n;
+	else
+		c->restart_window_ms = n;
+	return 0;
+}
+
+static int
+key_restart(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	static const struct key keys[] = {
+		{"delay", restart_key},
+		{"max_delay", restart_key},
+		{"burst", restart_key},
+		{"window", restart_key},
+	};
+
+	(void)target;
+	return walk_object(p, path, item, keys, sizeof(keys) / sizeof(keys[0]), NULL);
+}
+
+/* The scalar top-level keys. */
+
+static int
+key_fallback(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	(void)target;
+	return get_name(p, path, item, &p->c->fallback);
+}
+
+static int
+key_boot(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	(void)target;
+	return get_name(p, path, item, &p->c->boot);
+}
+
+static int
+key_on_shutdown(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	static const char *const modes[] = {"detach", "leave"};
+	int i = 0;
+
+	(void)target;
+	if (get_enum(p, path, item, modes, 2, "\"detach\" or \"leave\"", &i) < 0)
+		return -1;
+	p->c->on_shutdown = i == 0 ? SHUTDOWN_DETACH : SHUTDOWN_LEAVE;
+	return 0;
+}
+
+static int
+key_log_keep(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	int64_t n;
+
+	(void)target;
+	if (get_int(item, 1, INT_MAX, &n) < 0)
+		return fail(p, path, "must be a whole number >= 1");
+	p->c->log_keep = (int)n;
+	return 0;
+}
+
+static int
+key_discover_path(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	const char *s, *end;
+
+	(void)target;
+	if (get_string(p, path, item, &p->c->discover_path) < 0)
+		return -1;
+	/* A relative directory would mean the daemon's working directory: refuse it. */
+	for (s = p->c->discover_path; *s != '\0'; s = *end ? end + 1 : end) {
+		end = strchrnul(s, ':');
+		if (end != s && *s != '/')
+			return fail(p, path, "\"%.*s\" is not an absolute directory",
+				    (int)(end - s > 64 ? 64 : end - s), s);
+	}
+	return 0;
+}
+
+static int
+key_allow_paths(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	(void)target;
+	return get_bool(p, path, item, &p->c->allow_paths);
+}
+
+/* control */
+
+static int
+control_group(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct group *gr;
+
+	(void)target;
+	if (get_string(p, path, item, &p->c->control_group) < 0)
+		return -1;
+	/* An unknown group is not fatal: the daemon says so and no one gets in by it. */
+	p->c->has_group = false;
+	if (*p->c->control_group != '\0' && (gr = getgrnam(p->c->control_group)) != NULL) {
+		p->c->has_group = true;
+		p->c->control_gid = gr->gr_gid;
+	}
+	return 0;
+}
+
+static int
+control_users(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	const cJSON *u;
+	uid_t *uids;
+	size_t n = 0;
+	char sub[PATH_BUF];
+
+	(void)target;
+	if (!cJSON_IsArray(item))
+		return fail(p, path, "must be an array of user names or uids");
+	uids = calloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(*uids));
+	if (uids == NULL)
+		return fail(p, path, "out of memory");
+	free(p->c->control_uids);
+	p->c->control_uids = uids;
+	p->c->ncontrol_uids = 0;
+	cJSON_ArrayForEach(u, item)
+	{
+		int64_t uid;
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, n);
+		if (cJSON_IsString(u)) {
+			struct passwd *pw = getpwnam(u->valuestring);
+			if (pw == NULL)
+				return fail(p, sub, "unknown user \"%.64s\"", u->valuestring);
+			uids[n++] = pw->pw_uid;
+		} else if (get_int(u, 0, (uid_t)-2, &uid) == 0) {
+			uids[n++] = (uid_t)uid;
+		} else {
+			return fail(p, sub, "must be a user name or a uid");
+		}
+		p->c->ncontrol_uids = n;
+	}
+	return 0;
+}
+
+static int
+key_control(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	static const struct key keys[] = {{"group", control_group}, {"users", control_users}};
+
+	(void)target;
+	return walk_object(p, path, item, keys, sizeof(keys) / sizeof(keys[0]), NULL);
+}
+
+/* schedulers[i] */
+
+static int
+entry_name(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct entry_ctx *ec = target;
+
+	if (get_string(p, path, item, &ec->e->name) < 0)
+		return -1;
+	if (!sched_name_valid(ec->e->name))
+		return fail(p, path, "invalid name \"%.64s\"", ec->e->name);
+	ec->has_name = true;
+	return 0;
+}
+
+static int
+entry_path(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct entry_ctx *ec = target;
+
+	if (cJSON_IsNull(item))
+		return 0;
+	if (get_string(p, path, item, &ec->e->path) < 0)
+		return -1;
+	if (ec->e->path[0] != '/')
+		return fail(p, path, "must be an absolute path");
+	return 0;
+}
+
+static int
+entry_args(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct entry_ctx *ec = target;
+
+	return get_strv(p, path, item, &ec->e->args);
+}
+
+static int
+entry_ops(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct entry_ctx *ec = target;
+
+	if (cJSON_IsNull(item))
+		return 0;
+	if (!cJSON_IsString(item) || item->valuestring[0] == '\0')
+		return fail(p, path, "must be a non-empty string");
+	return get_string(p, path, item, &ec->e->ops);
+}
+
+static int
+entry_kind(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	static const char *const kinds[] = {"sched_ext", "process"};
+	struct entry_ctx *ec = target;
+	int i = 0;
+
+	if (get_enum(p, path, item, kinds, 2, "\"sched_ext\" or \"process\"", &i) < 0)
+		return -1;
+	ec->e->kind = i == 0 ? KIND_SCHED_EXT : KIND_PROCESS;
+	return 0;
+}
+
+/* What execve and a shell would take: [A-Za-z_][A-Za-z0-9_]*. */
+static bool
+env_name_valid(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (s++; *s != '\0'; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+static int
+entry_env(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct entry_ctx *ec = target;
+	const cJSON *v, *prev;
+	char **env;
+	size_t n = 0;
+	char sub[PATH_BUF];
+
+	if (!cJSON_IsObject(item))
+		return fail(p, path, "must be an object of strings");
+	cJSON_ArrayForEach(v, item)
+	{
+		if (!env_name_valid(v->string))
+			return fail(p, path, "invalid variable name \"%.64s\"", v->string);
+		for (prev = item->child; prev != v; prev = prev->next)
+			if (strcmp(prev->string, v->string) == 0)
+				return fail(p, path, "duplicate key \"%.64s\"", v->string);
+		if (!cJSON_IsString(v)) {
+			child_path(sub, sizeof(sub), path, v->string);
+			return fail(p, sub, "must be a string");
+		}
+		n++;
+	}
+	if ((env = calloc(n + 1, sizeof(*env))) == NULL)
+		return fail(p, path, "out of memory");
+	strv_free(ec->e->env);
+	ec->e->env = env;
+	n = 0;
+	cJSON_ArrayForEach(v, item)
+	{
+		if (asprintf(&env[n], "%s=%s", v->string, v->valuestring) < 0) {
+			env[n] = NULL;
+			return fail(p, path, "out of memory");
+		}
+		n++;
+	}
+	return 0;
+}
+
+static int
+entry_modes(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct entry_ctx *ec = target;
+	struct sched_entry *e = ec->e;
+	const cJSON *m, *prev;
+	char sub[PATH_BUF];
+	size_t n;
+
+	if (!cJSON_IsObject(item))
+		return fail(p, path, "must be an object of argument lists");
+	for (size_t i = 0; i < e->nmodes; i++) {
+		free(e->modes[i].name);
+		strv_free(e->modes[i].args);
+	}
+	free(e->modes);
+	e->nmodes = 0;
+	n = (size_t)cJSON_GetArraySize(item);
+	if ((e->modes = calloc(n + 1, sizeof(*e->modes))) == NULL)
+		return fail(p, path, "out of memory");
+	e->nmodes = n;
+	n = 0;
+	cJSON_ArrayForEach(m, item)
+	{
+		struct sched_mode *sm = &e->modes[n++];
+		if (!sched_name_valid(m->string))
+			return fail(p, path, "invalid mode name \"%.64s\"", m->string);
+		for (prev = item->child; prev != m; prev = prev->next)
+			if (strcmp(prev->string, m->string) == 0)
+				return fail(p, path, "duplicate key \"%.64s\"", m->string);
+		if ((sm->name = strdup(m->string)) == NULL)
+			return fail(p, path, "out of memory");
+		child_path(sub, sizeof(sub), path, m->string);
+		if (get_strv(p, sub, m, &sm->args) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+entry_client_args(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct entry_ctx *ec = target;
+
+	return get_bool(p, path, item, &ec->e->client_args);
+}
+
+static int
+entry_timing(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct entry_ctx *ec = target;
+
+	return timing_key(p, path, item, ec->ts);
+}
+
+static const struct key entry_keys[] = {
+	{"name", entry_name},
+	{"path", entry_path},
+	{"args", entry_args},
+	{"ops", entry_ops},
+	{"kind", entry_kind},
+	{"env", entry_env},
+	{"modes", entry_modes},
+	{"client_args", entry_client_args},
+	{"grace", entry_timing},
+	{"stop_signal", entry_timing},
+	{"ready_after", entry_timing},
+	{"startup_timeout", entry_timing},
+	{"disable_timeout", entry_timing},
+	{"kill_mode", entry_timing},
+};
+
+static int
+key_schedulers(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	struct config *c = p->c;
+	const cJSON *s;
+	size_t n;
+	char sub[PATH_BUF];
+
+	(void)target;
+	if (!cJSON_IsArray(item))
+		return fail(p, path, "must be an array of objects");
+	n = (size_t)cJSON_GetArraySize(item);
+	if ((c->schedulers = calloc(n + 1, sizeof(*c->schedulers))) == NULL ||
+	    (p->entry_t = calloc(n + 1, sizeof(*p->entry_t))) == NULL)
+		return fail(p, path, "out of memory");
+	c->nschedulers = n;
+	n = 0;
+	cJSON_ArrayForEach(s, item)
+	{
+		struct entry_ctx ec = {&c->schedulers[n], &p->entry_t[n], false};
+
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, n);
+		ec.e->kind = KIND_SCHED_EXT;
+		ec.e->args = calloc(1, sizeof(char *));
+		ec.e->env = calloc(1, sizeof(char *));
+		if (ec.e->args == NULL || ec.e->env == NULL)
+			return fail(p, sub, "out of memory");
+		if (walk_object(p, sub, s, entry_keys, sizeof(entry_keys) / sizeof(entry_keys[0]),
+				&ec) < 0)
+			return -1;
+		if (!ec.has_name)
+			return fail(p, sub, "missing \"name\"");
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(c->schedulers[i].name, ec.e->name) == 0) {
+				char name_path[64];
+				snprintf(name_path, sizeof(name_path), "schedulers[%zu].name", n);
+				return fail(p, name_path, "duplicate name \"%s\"", ec.e->name);
+			}
+		n++;
+	}
+	return 0;
+}
+
+static const struct key top_keys[] = {
+	{"defaults", key_defaults},
+	{"on_exit", key_on_exit},
+	{"restart", key_restart},
+	{"fallback", key_fallback},
+	{"boot", key_boot},
+	{"on_shutdown", key_on_shutdown},
+	{"log_keep", key_log_keep},
+	{"discover_path", key_discover_path},
+	{"allow_paths", key_allow_paths},
+	{"control", key_control},
+	{"schedulers", key_schedulers},
+};
+
+/* Defaults first, then each entry's overrides: defaults may come after schedulers. */
+static void
+apply_timing(struct parser *p)
+{
+	struct config *c = p->c;
+
+	for (size_t i = 0; i < c->nschedulers; i++) {
+		const struct timing_spec *ts = &p->entry_t[i];
+		struct timing *t = &c->schedulers[i].t;
+
+		*t = c->defaults;
+		if (ts->set & T_SET_GRACE)
+			t->grace_ms = ts->t.grace_ms;
+		if (ts->set & T_SET_SIGNAL)
+			t->stop_signal = ts->t.stop_signal;
+		if (ts->set & T_SET_READY)
+			t->ready_after_ms = ts->t.ready_after_ms;
+		if (ts->set & T_SET_STARTUP)
+			t->startup_timeout_ms = ts->t.startup_timeout_ms;
+		if (ts->set & T_SET_DISABLE)
+			t->disable_timeout_ms = ts->t.disable_timeout_ms;
+		if (ts->set & T_SET_KILL_MODE)
+			t->kill_mode = ts->t.kill_mode;
+	}
+}
+
+static int
+json_error(struct parser *p, const char *text, const char *at)
+{
+	int line = 1;
+
+	if (at == NULL || at < text)
+		at = text;
+	for (const char *s = text; s < at && *s != '\0'; s++)
+		if (*s == '\n')
+			line++;
+	return fail(p, NULL, "invalid JSON near line %d", line);
+}
+
+int
+config_parse(const char *text, size_t len, bool allow_reboot, struct config *c, char *err,
+	     size_t errlen)
+{
+	struct config nc;
+	struct parser p = {&nc, allow_reboot || getpid() == 1, NULL, err, errlen};
+	const char *end = NULL;
+	const char *nul;
+	cJSON *root;
+	char *buf;
+	int rc = -1;
+
+	config_defaults(&nc);
+	if (nc.discover_path == NULL) {
+		fail(&p, NULL, "out of memory");
+		goto out;
+	}
+	/* cJSON wants a terminated string; an embedded NUL is bad JSON, as is trailing junk. */
+	if ((buf = malloc(len + 1)) == NULL) {
+		fail(&p, NULL, "out of memory");
+		goto out;
+	}
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	if ((nul = memchr(text, '\0', len)) != NULL) {
+		json_error(&p, buf, buf + (nul - text));
+		free(buf);
+		goto out;
+	}
+	root = cJSON_ParseWithOpts(buf, &end, true);
+	if (root == NULL) {
+		json_error(&p, buf, end != NULL ? end : cJSON_GetErrorPtr());
+		free(buf);
+		goto out;
+	}
+	if (!cJSON_IsObject(root))
+		fail(&p, NULL, "the top level must be a JSON object");
+	else if (walk_object(&p, "", root, top_keys, sizeof(top_keys) / sizeof(top_keys[0]),
+			     NULL) == 0) {
+		if (nc.on_exit == ON_EXIT_FALLBACK && nc.fallback == NULL)
+			fail(&p, "on_exit.action", "\"fallback\" needs a \"fallback\" scheduler");
+		else
+			rc = 0;
+	}
+	cJSON_Delete(root);
+	free(buf);
+	if (rc == 0)
+		apply_timing(&p);
+out:
+	free(p.entry_t);
+	if (rc == 0)
+		*c = nc;
+	else
+		config_free(&nc);
+	return rc;
+}
+
+int
+config_load(const char *path, bool allow_reboot, struct config *c, char *err, size_t errlen)
+{
+	char *text = NULL, sub[1024];
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		config_defaults(c);
+		if (c->discover_path == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
+	if (fd < 0)
+		goto fail_errno;
+	if ((text = malloc(CONFIG_MAX_BYTES + 1)) == NULL) {
+		errno = ENOMEM;
+		goto fail_errno;
+	}
+	/* Read one byte past the cap to know that the file is too large. */
+	while (len <= CONFIG_MAX_BYTES) {
+		n = read(fd, text + len, CONFIG_MAX_BYTES + 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail_errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	fd = -1;
+	if (len > CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than 1 MiB", path);
+		free(text);
+		return -1;
+	}
+	rc = config_parse(text, len, allow_reboot, c, sub, sizeof(sub));
+	free(text);
+	if (rc < 0)
+		snprintf(err, errlen, "%s: %s", path, sub);
+	return rc;
+
+fail_errno:
+	snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return -1;
+}
+
+/* ---- the registry ---- */
+
+static enum proto_err __attribute__((format(printf, 4, 5)))
+resolve_fail(enum proto_err code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+static bool
+is_executable_file(const char *path)
+{
+	struct stat st;
+
+	return access(path, X_OK) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The first DIR/name on discover_path that is an executable file; malloc'd, or NULL. */
+static char *
+discover(const struct config *c, const char *name)
+{
+	const char *s, *end;
+	char *found;
+
+	if (c->discover_path == NULL)
+		return NULL;
+	for (s = c->discover_path; *s != '\0'; s = *end ? end + 1 : end) {
+		end = strchrnul(s, ':');
+		if (end == s || *s != '/')
+			continue;
+		if (asprintf(&found, "%.*s/%s", (int)(end - s), s, name) < 0)
+			return NULL;
+		if (is_executable_file(found))
+			return found;
+		free(found);
+	}
+	return NULL;
+}
+
+static const struct sched_entry *
+find_entry(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nschedulers; i++)
+		if (strcmp(c->schedulers[i].name, name) == 0)
+			return &c->schedulers[i];
+	return NULL;
+}
+
+static const struct sched_mode *
+find_mode(const struct sched_entry *e, const char *mode)
+{
+	for (size_t i = 0; i < e->nmodes; i++)
+		if (strcmp(e->modes[i].name, mode) == 0)
+			return &e->modes[i];
+	return NULL;
+}
+
+static const char *
+base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
+static enum proto_err
+unknown_mode(const struct sched_entry *e, const char *mode, char *err, size_t errlen)
+{
+	char list[512] = "";
+	size_t used = 0;
+
+	if (e->nmodes == 0)
+		return resolve_fail(E_BAD_REQUEST, err, errlen,
+				    "unknown mode \"%.64s\" for %s (has no modes)", mode, e->name);
+	for (size_t i = 0; i < e->nmodes && used < sizeof(list); i++) {
+		int w = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+				 e->modes[i].name);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+	return resolve_fail(E_BAD_REQUEST, err, errlen, "unknown mode \"%.64s\" for %s (modes: %s)",
+			    mode, e->name, list);
+}
+
+/* argv = basename(path), entry args, mode args, client args. */
+static char **
+build_argv(const char *path, char *const *args, char *const *mode_args, char *const *client)
+{
+	size_t n = 1 + strv_len(args) + strv_len(mode_args) + strv_len(client), k = 0;
+	char *const *parts[] = {args, mode_args, client};
+	char **v = calloc(n + 1, sizeof(*v));
+
+	if (v == NULL || (v[k++] = strdup(base_name(path))) == NULL)
+		goto fail;
+	for (size_t i = 0; i < 3; i++)
+		for (size_t j = 0; parts[i] != NULL && parts[i][j] != NULL; j++)
+			if ((v[k++] = strdup(parts[i][j])) == NULL)
+				goto fail;
+	return v;
+fail:
+	strv_free(v);
+	return NULL;
+}
+
+static char *
+strdup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+static struct identity *
+build_identity(const struct sched_entry *e, const char *path, const struct sched_mode *m,
+	       char *const *client_args)
+{
+	static char *const none[] = {NULL};
+	struct identity *id = calloc(1, sizeof(*id));
+
+	if (id == NULL)
+		return NULL;
+	id->name = strdup(e->name);
+	id->path = strdup(path);
+	id->ops = strdup_or_null(e->ops);
+	id->mode = m != NULL ? strdup(m->name) : NULL;
+	id->argv = build_argv(path, e->args, m != NULL ? m->args : NULL, client_args);
+	id->env = strv_dup(e->env != NULL ? e->env : none);
+	id->client_args = strv_dup(client_args != NULL ? client_args : none);
+	id->kind = e->kind;
+	id->t = e->t;
+	if (id->name == NULL || id->path == NULL || (e->ops != NULL && id->ops == NULL) ||
+	    (m != NULL && id->mode == NULL) || id->argv == NULL || id->env == NULL ||
+	    id->client_args == NULL) {
+		identity_free(id);
+		return NULL;
+	}
+	return id;
+}
+
+enum proto_err
+config_resolve(const struct config *c, const char *name, const char *mode,
+	       char *const *client_args, bool privileged, struct identity **out, char *err,
+	       size_t errlen)
+{
+	struct sched_entry tmp = {0};
+	const struct sched_entry *e;
+	const struct sched_mode *m = NULL;
+	char *found = NULL;
+	const char *path;
+
+	*out = NULL;
+	if (name == NULL || *name == '\0')
+		return resolve_fail(E_INVALID_NAME, err, errlen, "missing scheduler name");
+	tmp.kind = KIND_SCHED_EXT;
+	tmp.t = c->defaults;
+	if (name[0] == '/') {
+		if (!c->allow_paths || !privileged)
+			return resolve_fail(E_PERMISSION_DENIED, err, errlen,
+					    "absolute paths need allow_paths and root");
+		if (!is_executable_file(name))
+			return resolve_fail(E_UNKNOWN_SCHEDULER, err, errlen,
+					    "\"%.200s\" is not an executable file", name);
+		if (!sched_name_valid(base_name(name)))
+			return resolve_fail(E_INVALID_NAME, err, errlen,
+					    "invalid scheduler name \"%.200s\"", base_name(name));
+		tmp.name = (char *)base_name(name);
+		e = &tmp;
+		path = name;
+	} else {
+		if (!sched_name_valid(name))
+			return resolve_fail(E_INVALID_NAME, err, errlen,
+					    "invalid scheduler name \"%.200s\"", name);
+		e = find_entry(c, name);
+		if (e == NULL) {
+			if ((found = discover(c, name)) == NULL)
+				return resolve_fail(
+					E_UNKNOWN_SCHEDULER, err, errlen,
+					"unknown scheduler \"%s\": not in the config nor on discover_path",
+					name);
+			tmp.name = (char *)name;
+			e = &tmp;
+		}
+		path = e->path != NULL ? e->path : found;
+	}
+	if (mode != NULL && (m = find_mode(e, mode)) == NULL) {
+		free(found);
+		return unknown_mode(e, mode, err, errlen);
+	}
+	if (strv_len(client_args) > 0 && !privileged && !e->client_args) {
+		free(found);
+		return resolve_fail(E_PERMISSION_DENIED, err, errlen,
+				    "extra arguments for %s need root or client_args", e->name);
+	}
+	if (path == NULL && (path = found = discover(c, name)) == NULL)
+		return resolve_fail(E_UNKNOWN_SCHEDULER, err, errlen,
+				    "scheduler \"%s\" has no path and is not on discover_path",
+				    name);
+	*out = build_identity(e, path, m, client_args);
+	free(found);
+	if (*out == NULL)
+		return resolve_fail(E_INTERNAL, err, errlen, "out of memory");
+	return E_OK;
+}
+
+/* ---- list ---- */
+
+static bool
+listed(const cJSON *arr, const char *name)
+{
+	const cJSON *o;
+
+	cJSON_ArrayForEach(o, arr)
+	{
+		const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, "name");
+		if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static cJSON *
+list_item(const char *name, const char *path, enum sched_kind kind, const char *ops,
+	  char *const *args, const struct sched_entry *e, const char *source)
+{
+	cJSON *o = cJSON_CreateObject(), *modes = cJSON_CreateArray();
+
+	cJSON_AddStringToObject(o, "name", name);
+	if (path != NULL)
+		cJSON_AddStringToObject(o, "path", path);
+	else
+		cJSON_AddNullToObject(o, "path");
+	cJSON_AddStringToObject(o, "kind", kind_name(kind));
+	if (ops != NULL)
+		cJSON_AddStringToObject(o, "ops", ops);
+	else
+		cJSON_AddNullToObject(o, "ops");
+	cJSON_AddItemToObject(o, "args", strv_to_json(args));
+	for (size_t i = 0; e != NULL && i < e->nmodes; i++)
+		cJSON_AddItemToArray(modes, cJSON_CreateString(e->modes[i].name));
+	cJSON_AddItemToObject(o, "modes", modes);
+	cJSON_AddStringToObject(o, "source", source);
+	return o;
+}
+
+/* scx_* executables in one directory, sorted, that nothing before them named. */
+static void
+list_dir(const char *dir, cJSON *arr)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL, *path;
+	size_t n = 0, cap = 0;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "scx_", 4) != 0 || !sched_name_valid(de->d_name))
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			char **p = realloc(names, ncap * sizeof(*names));
+			if (p == NULL)
+				break;
+			names = p;
+			cap = ncap;
+		}
+		if ((names[n] = strdup(de->d_name)) != NULL)
+			n++;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		if (!listed(arr, names[i]) && asprintf(&path, "%s/%s", dir, names[i]) >= 0) {
+			if (is_executable_file(path))
+				cJSON_AddItemToArray(arr, list_item(names[i], path, KIND_SCHED_EXT,
+								    NULL, NULL, NULL, "discovered"));
+			free(path);
+		}
+		free(names[i]);
+	}
+	free(names);
+}
+
+cJSON *
+config_list(const struct config *c)
+{
+	cJSON *res = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(res, "schedulers");
+	const char *s, *end;
+
+	for (size_t i = 0; i < c->nschedulers; i++) {
+		const struct sched_entry *e = &c->schedulers[i];
+		char *found = e->path == NULL ? discover(c, e->name) : NULL;
+
+		cJSON_AddItemToArray(arr, list_item(e->name, e->path != NULL ? e->path : found,
+						    e->kind, e->ops, e->args, e, "config"));
+		free(found);
+	}
+	for (s = c->discover_path != NULL ? c->discover_path : ""; *s != '\0';
+	     s = *end ? end + 1 : end) {
+		char *dir;
+		end = strchrnul(s, ':');
+		if (end == s || *s != '/' || (dir = strndup(s, (size_t)(end - s))) == NULL)
+			continue;
+		list_dir(dir, arr);
+		free(dir);
+	}
+	return res;
+}
+
+/* ---- authorization ---- */
+
+static bool
+in_group(uid_t uid, gid_t want)
+{
+	struct passwd *pw = getpwuid(uid);
+	gid_t *groups;
+	int n = 32;
+	bool found = false;
+
+	if (pw == NULL)
+		return false;
+	if (pw->pw_gid == want)
+		return true;
+	for (;;) {
+		int have = n;
+		if ((groups = calloc((size_t)n, sizeof(*groups))) == NULL)
+			return false;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) >= 0) {
+			for (int i = 0; i < n; i++)
+				if (groups[i] == want)
+					found = true;
+			free(groups);
+			return found;
+		}
+		free(groups);
+		if (n <= have) /* no growth asked for: give up rather than loop */
+			return false;
+	}
+}
+
+bool
+config_may_control(const struct config *c, uid_t uid, gid_t gid)
+{
+	if (uid == 0)
+		return true;
+	for (size_t i = 0; i < c->ncontrol_uids; i++)
+		if (c->control_uids[i] == uid)
+			return true;
+	if (!c->has_group)
+		return false;
+	return gid == c->control_gid || in_group(uid, c->control_gid);
+}

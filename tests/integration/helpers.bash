@@ -1,0 +1,136 @@
+# Shared set-up for the integration suites: a real schedlifed on a temporary socket,
+# a fake sched_ext root, and the real schedctl.
+# shellcheck shell=bash
+
+TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+B=${BUILD_DIR:-$TOP/build}
+SCHEDLIFED=$B/schedlifed
+SCHEDCTL=$B/schedctl
+FAKE=$B/fake_sched
+# Set VALGRIND="valgrind --error-exitcode=99 ..." to run the daemon under it.
+VALGRIND=${VALGRIND:-}
+
+# A fresh world: temp dir, sched_ext root with state "disabled", a config.
+# Usage: world [extra JSON for the config's top level, e.g. '"boot": "fast",']
+world() {
+	T=$(mktemp -d "${TMPDIR:-/tmp}/schedlife-test.XXXXXX")
+	SCX=$T/scx
+	mkdir -p "$SCX" "$T/run" "$T/log"
+	echo disabled >"$SCX/state"
+	echo 0 >"$SCX/enable_seq"
+	SOCK=$T/run/schedlifed.sock
+	CONFIG=$T/config.json
+	write_config "${1:-}"
+}
+
+# Scheduler entries every suite can use; each is the fake under another name.
+write_config() {
+	local extra=$1
+	cat >"$CONFIG" <<JSON
+{
+  $extra
+  "defaults": {"ready_after": "100ms", "grace": "2s", "startup_timeout": "3s",
+               "disable_timeout": "2s"},
+  "discover_path": "$T/bin",
+  "schedulers": [
+    {"name": "fast", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "fast", "--enable-after", "50ms"], "ops": "fast"},
+    {"name": "fast2", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "fast2_1.0.3", "--enable-after", "50ms"], "ops": "fast2"},
+    {"name": "slow", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "slow", "--enable-after", "1s"], "ops": "slow"},
+    {"name": "never", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "never", "--never-enable"], "ops": "never", "startup_timeout": "500ms"},
+    {"name": "stubborn", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "stubborn", "--ignore-term"], "ops": "stubborn"},
+    {"name": "slowterm", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "slowterm", "--term-delay", "300ms"], "ops": "slowterm"},
+    {"name": "forker", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "forker", "--fork", "3"], "ops": "forker"},
+    {"name": "failload", "path": "$FAKE", "args": ["--root", "$SCX", "--fail-load"]},
+    {"name": "dies", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "dies", "--never-enable", "--exit-after", "50ms", "--exit-code", "3", "--exit-reason", "init failed (fake)"]},
+    {"name": "crashy", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "crashy", "--crash-after", "400ms", "--crash-signal", "SEGV"], "ops": "crashy"},
+    {"name": "quitter", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "quitter", "--exit-after", "400ms", "--exit-code", "0", "--exit-reason", "runnable task stall (fake)"], "ops": "quitter"},
+    {"name": "ejected", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "ejected", "--eject-after", "300ms", "--reenable-after", "300ms"], "ops": "ejected"},
+    {"name": "wrongops", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "surprise"], "ops": "expected"},
+    {"name": "sticky", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "sticky", "--disable-delay", "10s"], "ops": "sticky", "disable_timeout": "300ms"},
+    {"name": "missing", "path": "$T/no/such/program"},
+    {"name": "sleeper", "path": "/bin/sleep", "args": ["1000"], "kind": "process"},
+    {"name": "moded", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "moded"], "ops": "moded",
+     "modes": {"loud": ["--print-every", "100ms"]}, "client_args": true}
+  ]
+}
+JSON
+}
+
+# Start the daemon and wait until it answers. Extra arguments go to schedlifed.
+start_daemon() {
+	# shellcheck disable=SC2086
+	$VALGRIND "$SCHEDLIFED" -c "$CONFIG" -s "$SOCK" --run-dir "$T/run" --log-dir "$T/log" \
+		--sched-ext-root "$SCX" "$@" 2>>"$T/daemon.log" &
+	DPID=$!
+	"$SCHEDCTL" -s "$SOCK" -q --connect-timeout 10s status || {
+		cat "$T/daemon.log" >&2
+		return 1
+	}
+}
+
+ctl() {
+	"$SCHEDCTL" -s "$SOCK" "$@"
+}
+
+# Field of a JSON document on stdin, e.g. jget .scheduler.name
+jget() {
+	python3 -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].strip(".").split("."):
+    if k == "": continue
+    v = v[int(k)] if isinstance(v, list) else v.get(k)
+print("null" if v is None else (json.dumps(v) if isinstance(v, (dict, list, bool)) else v))
+' "$1"
+}
+
+# Send raw lines to the socket and print the responses (one per request line).
+raw() {
+	python3 "$TOP/tests/integration/raw.py" "$SOCK" "$@"
+}
+
+stop_daemon() {
+	if [ -n "${DPID:-}" ] && kill -0 "$DPID" 2>/dev/null; then
+		kill -TERM "$DPID"
+		wait "$DPID" 2>/dev/null
+	fi
+	DPID=
+}
+
+# Processes whose command line names this test's root: fakes that outlived a test.
+leftovers() {
+	pgrep -f -- "--root $SCX" || true
+}
+
+teardown_world() {
+	stop_daemon
+	local left
+	left=$(leftovers)
+	if [ -n "$left" ]; then
+		# shellcheck disable=SC2086
+		kill -KILL $left 2>/dev/null
+	fi
+	# The fake's kernel watcher may still be writing into the root for a moment.
+	for _ in $(seq 50); do
+		[ "$(cat "$SCX/state" 2>/dev/null)" = disabled ] && break
+		sleep 0.05
+	done
+	if [ -n "${BATS_TEST_COMPLETED:-}" ] || [ -z "${KEEP_FAILED:-}" ]; then
+		rm -rf "$T"
+	else
+		echo "kept $T" >&2
+	fi
+}
+
+# Wait up to $1 seconds for a command to succeed.
+eventually() {
+	local limit=$1 i
+	shift
+	for i in $(seq "$((limit * 20))"); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	"$@"
+}
+
+alive() { kill -0 "$1" 2>/dev/null; }
