@@ -15,7 +15,7 @@ CJSON_LIBS := $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null || echo -lcjson)
 CMOCKA_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
 # argp is part of glibc; elsewhere (musl) it comes from argp-standalone.
-ARGP_LIBS := $(shell printf '\#include <argp.h>\nint main(void){return argp_parse(0,0,0,0,0,0);}\n' | \
+ARGP_LIBS := $(shell echo 'int main(void){extern int argp_parse(); return argp_parse();}' | \
 	$(CC) -x c - -o /dev/null 2>/dev/null || echo -largp)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -70,3 +70,8 @@ clean:
 	rm -rf $(B)
 
 .PHONY: all unit check clean
+
+demo: all
+	@tools/demo
+
+.PHONY: demo

@@ -726,13 +726,11 @@ stop_finish(struct lifecycle *lc, enum proto_err err)
 		return;
 	}
 	result = stop_result(lc, op->outcome, cJSON_Duplicate(op->exit, true));
-	if (op->rq.cmd == CMD_KILL) {
-		int sig = op->rq.signal > 0 ? op->rq.signal : lc->cur->t.stop_signal;
-		cJSON_AddStringToObject(result, "signal", signal_name(sig));
-		cJSON_AddNumberToObject(result, "grace_ms", (double)(op->rq.grace_ms >= 0
-									   ? op->rq.grace_ms
-									   : lc->cur->t.grace_ms));
-	}
+	/* What was sent first, and how long it was given. */
+	cJSON_AddStringToObject(result, "signal",
+				signal_name(op->rq.signal > 0 ? op->rq.signal : lc->cur->t.stop_signal));
+	cJSON_AddNumberToObject(result, "grace_ms",
+				(double)(op->rq.grace_ms >= 0 ? op->rq.grace_ms : lc->cur->t.grace_ms));
 	e = event_new(lc, "detached");
 	cJSON_AddStringToObject(e, "outcome", op->outcome);
 	cJSON_AddItemToObject(e, "exit", cJSON_Duplicate(op->exit, true));
