@@ -54,12 +54,18 @@ duration_parse(const char *s, int64_t *ms)
 void
 duration_format(int64_t ms, char *buf, size_t len)
 {
-	if (ms < 1000)
-		snprintf(buf, len, "%lldms", (long long)ms);
-	else if (ms % 1000 == 0)
-		snprintf(buf, len, "%llds", (long long)(ms / 1000));
-	else if (ms < 10000)
-		snprintf(buf, len, "%.2fs", (double)ms / 1000.0);
-	else
-		snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+	char *p;
+
+	if (ms < 1000 || ms % 1000 == 0) {
+		snprintf(buf, len, ms < 1000 ? "%lldms" : "%llds",
+			 (long long)(ms < 1000 ? ms : ms / 1000));
+		return;
+	}
+	/* Seconds with the milliseconds, trailing zeros dropped: 1.5s, 1.25s, 61.001s. */
+	snprintf(buf, len, "%lld.%03llds", (long long)(ms / 1000), (long long)(ms % 1000));
+	p = strchr(buf, 's');
+	while (p != NULL && p[-1] == '0') {
+		memmove(p - 1, p, strlen(p) + 1);
+		p--;
+	}
 }

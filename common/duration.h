@@ -10,7 +10,7 @@
 
 /* Parse s into milliseconds. 0 on success; -1 on bad input. */
 int duration_parse(const char *s, int64_t *ms);
-/* Render ms the way a person reads it: "250ms", "2s", "1.5s", "0.12s". */
+/* Render ms the way a config says it: "250ms", "2s", "1.5s"; parses back to ms. */
 void duration_format(int64_t ms, char *buf, size_t len);
 
 #endif

@@ -192,9 +192,15 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 	req->lines = -1;
 	req->timeout_ms = -1;
 
-	req->root = cJSON_ParseWithLength(line, len);
+	const char *end = NULL;
+	req->root = cJSON_ParseWithLengthOpts(line, len, &end, false);
 	if (req->root == NULL)
 		return bad(err, errlen, "malformed JSON");
+	/* One object a line: anything after it but blanks is an error, not ignored. */
+	while (end < line + len && (*end == ' ' || *end == '\t' || *end == '\r'))
+		end++;
+	if (end != line + len)
+		return bad(err, errlen, "malformed JSON: text after the request object");
 	if (!cJSON_IsObject(req->root))
 		return bad(err, errlen, "a request must be a JSON object");
 	req->id = cJSON_GetObjectItemCaseSensitive(req->root, "id");
@@ -323,7 +329,9 @@ proto_response_parse(const char *line, struct proto_response *resp)
 	resp->ok = cJSON_IsTrue(ok);
 	if (resp->ok) {
 		resp->result = cJSON_GetObjectItemCaseSensitive(resp->root, "result");
-		return cJSON_IsObject(resp->result) ? 0 : -1;
+		if (!cJSON_IsObject(resp->result))
+			goto fail;
+		return 0;
 	}
 	resp->error = cJSON_GetObjectItemCaseSensitive(resp->root, "error");
 	code = cJSON_GetObjectItemCaseSensitive(resp->error, "code");

@@ -249,7 +249,7 @@ get_name(struct parser *p, const char *path, const cJSON *item, char **out)
 	if (get_string(p, path, item, out) < 0)
 		return -1;
 	if (!sched_name_valid(*out))
-		return fail(p, path, "invalid name \"%.64s\"", *out);
+		return fail(p, path, "invalid name \"%.100s\"", *out);
 	return 0;
 }
 
@@ -600,7 +600,7 @@ entry_name(struct parser *p, const char *path, const cJSON *item, void *target)
 	if (get_string(p, path, item, &ec->e->name) < 0)
 		return -1;
 	if (!sched_name_valid(ec->e->name))
-		return fail(p, path, "invalid name \"%.64s\"", ec->e->name);
+		return fail(p, path, "invalid name \"%.100s\"", ec->e->name);
 	ec->has_name = true;
 	return 0;
 }
@@ -1165,10 +1165,10 @@ config_resolve(const struct config *c, const char *name, const char *mode,
 		e = find_entry(c, name);
 		if (e == NULL) {
 			if ((found = discover(c, name)) == NULL)
-				return resolve_fail(
-					E_UNKNOWN_SCHEDULER, err, errlen,
-					"unknown scheduler \"%s\": not in the config nor on discover_path",
-					name);
+				return resolve_fail(E_UNKNOWN_SCHEDULER, err, errlen,
+						    "unknown scheduler \"%s\": not in the config "
+						    "nor on discover_path",
+						    name);
 			tmp.name = (char *)name;
 			e = &tmp;
 		}
@@ -1240,6 +1240,12 @@ list_item(const char *name, const char *path, enum sched_kind kind, const char *
 	return o;
 }
 
+static cJSON *
+discovered_item(const char *name, const char *path)
+{
+	return list_item(name, path, KIND_SCHED_EXT, NULL, NULL, NULL, "discovered");
+}
+
 /* scx_* executables in one directory, sorted, that nothing before them named. */
 static void
 list_dir(const char *dir, cJSON *arr)
@@ -1271,8 +1277,7 @@ list_dir(const char *dir, cJSON *arr)
 	for (size_t i = 0; i < n; i++) {
 		if (!listed(arr, names[i]) && asprintf(&path, "%s/%s", dir, names[i]) >= 0) {
 			if (is_executable_file(path))
-				cJSON_AddItemToArray(arr, list_item(names[i], path, KIND_SCHED_EXT,
-								    NULL, NULL, NULL, "discovered"));
+				cJSON_AddItemToArray(arr, discovered_item(names[i], path));
 			free(path);
 		}
 		free(names[i]);

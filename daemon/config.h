@@ -56,11 +56,13 @@ struct config {
 void config_defaults(struct config *c);
 /*
  * Parse JSON text. On error returns -1 with err naming the path of the bad key, as in
- * `schedulers[1].grace: invalid duration "abc"`. allow_reboot: on_exit "reboot" allowed.
+ * `schedulers[1].grace: invalid duration "abc"`. allow_reboot: on_exit "reboot" allowed
+ * (always as PID 1). Success overwrites *c without freeing it; failure leaves it alone,
+ * so a reload can parse into a new struct and keep the old one on error.
  */
 int config_parse(const char *text, size_t len, bool allow_reboot, struct config *c, char *err,
 		 size_t errlen);
-/* Read and parse a file; a missing file is the built-in defaults. */
+/* Read and parse a file (errors start with its path); a missing file is the defaults. */
 int config_load(const char *path, bool allow_reboot, struct config *c, char *err, size_t errlen);
 void config_free(struct config *c);
 
