@@ -180,6 +180,23 @@ client_close(struct client *c)
 	deadline_rearm();
 }
 
+/*
+ * A reader too far behind: forget its backlog, try to say why (the newline ends a line
+ * it may have half received), and close it now rather than hold memory for it.
+ */
+static void
+client_drop(struct client *c, const char *reason)
+{
+	char bye[160];
+	int n;
+
+	log_warnx("dropping client (uid %d pid %d): %s, more than %d bytes behind", (int)c->uid,
+		  (int)c->pid, reason, CONTROL_MAX_BACKLOG);
+	n = snprintf(bye, sizeof(bye), "\n{\"event\":\"dropped\",\"reason\":\"%s\"}\n", reason);
+	(void)!send(c->w.fd, bye, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	client_close(c);
+}
+
 /* A request is done: let the client's next buffered line in. */
 static void
 client_idle(struct client *c)
@@ -232,14 +249,7 @@ control_broadcast(const cJSON *event)
 		if (!c->subscriber)
 			continue;
 		if (c->outlen + len > CONTROL_MAX_BACKLOG) {
-			log_warnx("dropping subscriber (uid %d pid %d): more than %d bytes behind",
-				  (int)c->uid, (int)c->pid, CONTROL_MAX_BACKLOG);
-			/* Say why as the last line, past the limit, then go. */
-			static const char bye[] =
-				"{\"event\":\"dropped\",\"reason\":\"subscriber too slow\"}\n";
-			c->subscriber = false;
-			c->closing = true;
-			client_send(c, strdup(bye), sizeof(bye) - 1);
+			client_drop(c, "subscriber too slow");
 			continue;
 		}
 		client_send(c, strdup(line), len);
@@ -303,7 +313,7 @@ do_lifecycle(struct client *c, struct proto_request *rq)
 	if (!config_may_control(&D.cfg, c->uid, c->gid)) {
 		log_info("%s refused for uid %d pid %d: permission denied", proto_cmds[rq->cmd].name,
 			 (int)c->uid, (int)c->pid);
-		send_err(c, rq->id, E_PERMISSION_DENIED, "lifecycle requests need root, control.users or control.group", NULL);
+		send_err(c, rq->id, E_PERMISSION_DENIED, "permission denied: lifecycle requests need root, a uid in control.users or membership of control.group", NULL);
 		return;
 	}
 	if (D.shutting_down) {
@@ -378,9 +388,7 @@ control_follow_line(uint64_t token, const char *line)
 	if (c == NULL)
 		return -1;
 	if (c->outlen > CONTROL_MAX_BACKLOG) {
-		log_warnx("dropping log follower (uid %d pid %d): too far behind", (int)c->uid,
-			  (int)c->pid);
-		client_close(c);
+		client_drop(c, "log follower too slow");
 		return -1;
 	}
 	e = cJSON_CreateObject();

@@ -60,6 +60,8 @@ op_clear(struct lc_op *op)
 static void
 slot_clear(struct lifecycle *lc)
 {
+	if (lc->cur != NULL && lc->cur->kind == KIND_SCHED_EXT)
+		lc->kernel_lagging = true;
 	identity_free(lc->cur);
 	lc->cur = NULL;
 	lc->pid = 0;
@@ -487,11 +489,12 @@ begin_attach(struct lifecycle *lc)
 			return;
 		}
 		/*
-		 * Our own scheduler just went, or the kernel says disabling: that clears
+		 * Our own scheduler just went (a kill does not wait for the kernel, nor does
+		 * an unexpected exit), or the kernel says disabling: that clears
 		 * by itself, so wait for it (disable_timeout) before calling it busy.
 		 */
 		if (!kernel_disabled(&kv) && !op->waited_kernel &&
-		    (lc->exited_unasked || strcmp(kv.state, "disabling") == 0)) {
+		    (lc->kernel_lagging || strcmp(kv.state, "disabling") == 0)) {
 			op->waited_kernel = true;
 			op->phase = PH_PRE_ATTACH;
 			OPS->kernel_watch(CTX, KW_POLL);
@@ -518,6 +521,8 @@ begin_attach(struct lifecycle *lc)
 	}
 	lc->cur = id;
 	op->target = NULL;
+	if (id->kind == KIND_SCHED_EXT)
+		lc->kernel_lagging = false; /* a process-kind one leaves the kernel to us */
 	lc->pid = pid;
 	lc->log = log;
 	lc->started_mono_ms = OPS->now_ms(CTX);
@@ -985,6 +990,12 @@ lc_on_kernel(struct lifecycle *lc)
 		cJSON_AddStringToObject(e, "kernel_state", kv.state[0] ? kv.state : "disabled");
 		OPS->emit(CTX, e);
 	} else if (enabled && kv.enable_seq > lc->enable_seq) {
+		if (lc->kernel_enabled) {
+			/* Dropped and taken back between two looks: it was disabled too. */
+			e = event_new(lc, "sched_ext_disabled");
+			cJSON_AddStringToObject(e, "kernel_state", "disabled");
+			OPS->emit(CTX, e);
+		}
 		lc->kernel_enabled = true;
 		lc->enable_seq = kv.enable_seq;
 		e = event_new(lc, "sched_ext_enabled");

@@ -138,6 +138,7 @@ struct lifecycle {
 	char *log;
 	bool adopted;	      /* re-adopted after a daemon restart */
 	bool exited_unasked;  /* the last one died on its own and nothing happened since */
+	bool kernel_lagging;  /* ours went without the kernel confirming "disabled" yet */
 	bool kernel_enabled;  /* for sched_ext_disabled / sched_ext_enabled */
 	int64_t enable_seq;
 	cJSON *last_exit;

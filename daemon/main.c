@@ -53,6 +53,7 @@ static const struct argp_option options[] = {
 	{"allow-reboot", OPT_ALLOW_REBOOT, NULL, 0, "Allow on_exit \"reboot\" when not PID 1", 0},
 	{"check-config", OPT_CHECK, NULL, 0, "Validate the config and exit", 0},
 	{"verbose", 'v', NULL, 0, "Log debug detail", 0},
+	{NULL, 'h', NULL, 0, "The same as --help", -1},
 	{NULL, 0, NULL, 0, NULL, 0},
 };
 
@@ -88,6 +89,9 @@ parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case 'v':
 		log_verbose = 1;
+		break;
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument \"%s\"", arg);
@@ -216,6 +220,8 @@ notify_ready(void)
 	if (sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sun, len) < 0)
 		log_warn("cannot notify %s", path);
 	close(fd);
+	/* Said once; the schedulers we spawn must not talk to our supervisor. */
+	unsetenv("NOTIFY_SOCKET");
 }
 
 static void
@@ -235,6 +241,7 @@ main(int argc, char **argv)
 	const char *env;
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
+	argp_err_exit_status = 2; /* usage errors exit 2, as schedctl's do */
 	if ((env = getenv(PROTO_SOCKET_ENV)) != NULL && *env)
 		opt.socket = env;
 	if ((env = getenv(SCX_ROOT_ENV)) != NULL && *env)

@@ -413,13 +413,16 @@ static void close_fds_except(int keep)
  * it), holding nothing but /dev/null and the pidfd, so it never keeps the log file or
  * a test harness's pipe open after the scheduler is gone.
  */
-static void __attribute__((noreturn)) watcher_main(int pidfd, pid_t sched_pid)
+static void __attribute__((noreturn)) watcher_main(int pidfd, pid_t sched_pid, int ready_fd)
 {
 	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 	sigset_t none, usr1;
 	int nul;
 
 	setsid();
+	/* Only now may the scheduler go on: a group kill from here on misses us. */
+	(void)!write(ready_fd, "", 1);
+	close(ready_fd);
 	prctl(PR_SET_NAME, "fake-kwatch", 0, 0, 0);
 	if (chdir("/") < 0)
 		_exit(1);
@@ -676,11 +679,22 @@ int main(int argc, char **argv)
 	if (!kernel_check_free())
 		return 1; /* the kernel refuses a second scheduler; exiting drops the lock */
 	fflush(NULL);
+	int ready[2];
+	char byte;
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		die("pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
-	if (pid == 0)
-		watcher_main(pidfd, getppid());
+	if (pid == 0) {
+		close(ready[0]);
+		watcher_main(pidfd, getppid(), ready[1]);
+	}
+	/* Wait until the watcher has its own session, out of our process group. */
+	close(ready[1]);
+	while (read(ready[0], &byte, 1) < 0 && errno == EINTR)
+		;
+	close(ready[0]);
 	kernel_begin_enable();
 	flock(root_fd, LOCK_UN);
 

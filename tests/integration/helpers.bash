@@ -97,9 +97,13 @@ stop_daemon() {
 	DPID=
 }
 
-# Processes whose command line names this test's root: fakes that outlived a test.
+# Scheduler processes (and their children) of this test's root that are still alive;
+# not the fake's kernel watcher ("fake-kwatch"), which leaves once the kernel is clean.
 leftovers() {
-	pgrep -f -- "--root $SCX" || true
+	local p
+	for p in $(pgrep -f -- "--root $SCX"); do
+		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = fake-kwatch ] || echo "$p"
+	done
 }
 
 teardown_world() {
@@ -134,3 +138,78 @@ eventually() {
 }
 
 alive() { kill -0 "$1" 2>/dev/null; }
+
+# ---- additions for the .bats suites (new helpers only) ----
+
+# Append scheduler entries (JSON objects) to the config's "schedulers" list.
+add_scheduler() {
+	python3 - "$CONFIG" "$@" <<'PY'
+import json, sys
+path = sys.argv[1]
+with open(path) as f:
+    cfg = json.load(f)
+for entry in sys.argv[2:]:
+    cfg["schedulers"].append(json.loads(entry))
+with open(path, "w") as f:
+    json.dump(cfg, f, indent=1)
+PY
+}
+
+# Field of the JSON in $output (after `run --separate-stderr ctl --json ...`).
+field() {
+	printf '%s\n' "$output" | jget "$1"
+}
+
+# A process is gone once it no longer exists or is a zombie (PID 1 here may not
+# reap the orphans of a killed group promptly; a zombie runs no code).
+gone() {
+	local st
+	[ -e "/proc/$1" ] || return 0
+	st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)
+	[ -z "$st" ] || [ "$st" = Z ]
+}
+
+no_leftovers() {
+	[ -z "$(leftovers)" ]
+}
+
+# The fake kernel's sched_ext state.
+kstate() {
+	cat "$SCX/state" 2>/dev/null || echo missing
+}
+
+# Send the lines in one write on one connection, then print one response per line.
+raw_pipeline() {
+	python3 - "$SOCK" "$@" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(10)
+lines = sys.argv[2:]
+s.sendall("".join(l + "\n" for l in lines).encode())
+f = s.makefile("rb")
+for _ in lines:
+    r = f.readline()
+    print(r.decode().rstrip("\n") if r else "<closed>")
+PY
+}
+
+# Send the lines on one connection and close it at once, reading nothing.
+raw_close() {
+	python3 - "$SOCK" "$@" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall("".join(l + "\n" for l in sys.argv[2:]).encode())
+s.close()
+PY
+}
+
+# Milliseconds since the epoch.
+now_ms() {
+	echo $(($(date +%s%N) / 1000000))
+}
+
+kernel_disabled() {
+	[ "$(kstate)" = disabled ]
+}
