@@ -75,3 +75,86 @@ demo: all
 	@tools/demo
 
 .PHONY: demo
+
+# ---- install ----
+# make install [PREFIX=/usr] [DESTDIR=/tmp/pkg]: the programs, man pages, the systemd
+# unit, bash completion and an example config. A real schedlifed.json is never written.
+ifeq ($(PREFIX),/usr)
+SYSTEMDUNITDIR ?= /lib/systemd/system
+else
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+endif
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+INSTALL ?= install
+MAN_PAGES := $(wildcard man/*.[1-8])
+CONFDIR := $(SYSCONFDIR)/schedlifed
+
+install: $(B)/schedlifed $(B)/schedctl
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(CONFDIR)
+	$(INSTALL) -m 0755 $(B)/schedctl $(DESTDIR)$(BINDIR)/schedctl
+	$(INSTALL) -m 0755 $(B)/schedlifed $(DESTDIR)$(SBINDIR)/schedlifed
+	for p in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${p##*.}; \
+		$(INSTALL) -d "$$d" && $(INSTALL) -m 0644 "$$p" "$$d/" || exit 1; \
+	done
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/schedlifed.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/schedlifed.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/schedlifed.service
+	$(INSTALL) -m 0644 dist/schedctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/schedctl
+	$(INSTALL) -m 0644 dist/schedlifed.json.example $(DESTDIR)$(CONFDIR)/schedlifed.json.example
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/schedctl $(DESTDIR)$(SBINDIR)/schedlifed \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/schedlifed.service $(DESTDIR)$(BASHCOMPDIR)/schedctl \
+		$(DESTDIR)$(CONFDIR)/schedlifed.json.example
+	for p in $(MAN_PAGES); do rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$${p##*/}; done
+	[ ! -d $(DESTDIR)$(CONFDIR) ] || rmdir $(DESTDIR)$(CONFDIR) 2>/dev/null || true
+
+.PHONY: install uninstall
+
+# ---- fuzz ----
+# libFuzzer harnesses (issue 4, tests/fuzz/README). `make fuzz` builds them with clang and
+# runs each for FUZZ_SECONDS on a copy of its seed corpus in build/fuzz/corpus-NAME; a
+# crash fails the target and leaves the input in build/fuzz/artifacts-NAME/. `make -j2
+# fuzz` runs the harnesses side by side; FUZZ_HARNESSES picks some, FUZZ_ARGS adds flags.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_HARNESSES ?= request config
+FUZZ_ARGS ?=
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
+	-Icommon -Idaemon $(CJSON_CFLAGS)
+FUZZ_LIB_SRC := $(wildcard common/*.c) daemon/config.c daemon/identity.c
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_LIB_SRC) \
+		$(wildcard common/*.h daemon/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRC) $(CJSON_LIBS) -lm
+
+fuzz-build: $(FUZZ_HARNESSES:%=$(B)/fuzz/fuzz_%)
+
+fuzz: $(FUZZ_HARNESSES:%=fuzz-run-%)
+
+# Not .PHONY: a pattern rule is never searched for a phony target; no such file exists.
+fuzz-run-%: $(B)/fuzz/fuzz_%
+	@mkdir -p $(B)/fuzz/corpus-$* $(B)/fuzz/artifacts-$*
+	@cp -n tests/fuzz/corpus/$*/* $(B)/fuzz/corpus-$*/
+	@echo "fuzz: $* for $(FUZZ_SECONDS)s, log in $(B)/fuzz/$*.log"
+	@if $(B)/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+		-dict=tests/fuzz/$*.dict -artifact_prefix=$(B)/fuzz/artifacts-$*/ \
+		-print_final_stats=1 $(FUZZ_ARGS) $(B)/fuzz/corpus-$* >$(B)/fuzz/$*.log 2>&1; then \
+		grep -E '^#[0-9]+[[:space:]]+DONE|^stat::number_of_executed_units' \
+			$(B)/fuzz/$*.log | sed 's/^/fuzz: $*: /'; \
+	else \
+		tail -n 60 $(B)/fuzz/$*.log; \
+		echo "fuzz: $* FAILED; reproducer in $(B)/fuzz/artifacts-$*/"; exit 1; \
+	fi
+
+.PHONY: fuzz fuzz-build
+
+# Benchmarks against s6, runit and supervisord (issue 6): as root, not part of
+# check; installs the peers if missing and writes docs/BENCHMARKS.md.
+bench:
+	bench/run
+
+.PHONY: bench
