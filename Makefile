@@ -21,15 +21,18 @@ ARGP_LIBS := $(shell echo 'int main(void){extern int argp_parse(); return argp_p
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral -Wvla
 CFLAGS ?= -O2 -g
+# make SAN=1 ...: everything built with ASan and UBSan, in build-san/.
 SAN ?=
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
+B := build-san
+else
+B := build
 endif
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE -DSCHEDLIFE_VERSION='"$(VERSION)"' $(WARN) \
 	-Icommon $(CJSON_CFLAGS) $(CFLAGS)
 
-B := build
 COMMON_SRC := $(wildcard common/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
 CMD_SRC := $(wildcard cmd/*.c)
@@ -63,13 +66,24 @@ $(B)/tests/%: tests/unit/%.c $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
 
 unit: $(UNIT_BIN)
 
+# Every suite; one closing line "N passed, N failed".
 check: all unit
-	@tests/run-all
+	@BUILD_DIR=$(B) tests/run-all
+
+# The same under ASan+UBSan, then the unit and integration suites under valgrind.
+check-all: check
+	@$(MAKE) --no-print-directory check SAN=1
+	@$(MAKE) --no-print-directory check-valgrind
+
+VALGRIND_CMD := valgrind -q --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
+check-valgrind: all unit
+	@BUILD_DIR=$(B) VALGRIND="$(VALGRIND_CMD)" tests/run-all
 
 clean:
-	rm -rf $(B)
+	rm -rf build build-san
 
-.PHONY: all unit check clean
+.PHONY: all unit check check-all check-valgrind clean
 
 demo: all
 	@tools/demo

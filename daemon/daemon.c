@@ -103,7 +103,8 @@ proc_gone(struct watch *w, uint32_t events)
 	struct exit_info ei;
 
 	(void)events;
-	loop_del(w);
+	if (w->fd >= 0)
+		loop_del(w);
 	proc_reap(&D.proc, &ei);
 	w->fd = -1;
 	cur_start_time = -1;
@@ -116,6 +117,8 @@ watch_proc(void)
 {
 	D.proc_w.fd = D.proc.pidfd;
 	D.proc_w.fn = proc_gone;
+	if (D.proc.by_pid)
+		return 0; /* no pidfd: SIGCHLD brings daemon_reap_others to it */
 	return loop_add(&D.proc_w, EPOLLIN);
 }
 
@@ -429,6 +432,8 @@ daemon_restore(void)
 void
 daemon_reap_others(void)
 {
+	if (D.proc.by_pid && proc_exited(&D.proc))
+		proc_gone(&D.proc_w, 0);
 	for (int i = 0; i < D.nhooks;) {
 		int status;
 		pid_t r = waitpid(D.hooks[i], &status, WNOHANG);
@@ -447,7 +452,7 @@ daemon_reap_others(void)
 		siginfo_t si = {0};
 		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0)
 			return;
-		if (si.si_pid == D.proc.pid && D.proc.pidfd >= 0)
+		if (si.si_pid == D.proc.pid && proc_tracked(&D.proc))
 			return;
 		waitpid(si.si_pid, NULL, WNOHANG);
 	}

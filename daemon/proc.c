@@ -138,7 +138,9 @@ proc_spawn(const struct identity *id, const char *log_path, struct proc *p, char
 		p->pidfd = -1;
 		goto out;
 	}
-	if (p->pidfd < 0) {
+	if (p->pidfd < 0 && errno == ENOSYS) {
+		p->by_pid = true;
+	} else if (p->pidfd < 0) {
 		e = errno;
 		snprintf(err, errlen, "pidfd_open: %s", strerror(e));
 		kill(pid, SIGKILL);
@@ -168,20 +170,36 @@ proc_adopt(pid_t pid, bool group, struct proc *p)
 }
 
 bool
+proc_tracked(const struct proc *p)
+{
+	return p->pidfd >= 0 || (p->by_pid && p->pid > 0);
+}
+
+bool
 proc_exited(const struct proc *p)
 {
 	struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
+	siginfo_t si;
 
+	if (p->by_pid && p->pid > 0) {
+		memset(&si, 0, sizeof(si));
+		return waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+		       si.si_pid != 0;
+	}
 	return p->pidfd < 0 || poll(&pfd, 1, 0) > 0;
 }
 
 int
 proc_signal(struct proc *p, int sig, bool group)
 {
-	if (p->pidfd < 0)
+	if (p->by_pid && p->pid > 0) {
+		if (kill(p->pid, sig) < 0) /* an unreaped child of ours: the pid is safe */
+			return errno;
+	} else if (p->pidfd < 0) {
 		return ESRCH;
-	if (pidfd_send_signal(p->pidfd, sig) < 0)
+	} else if (pidfd_send_signal(p->pidfd, sig) < 0) {
 		return errno;
+	}
 	/*
 	 * The group id is the leader's pid, which stays ours while the leader is alive or
 	 * an unreaped child, and while any member of the group lives: it cannot be reused.
@@ -200,7 +218,8 @@ proc_reap(struct proc *p, struct exit_info *ei)
 	if (p->group)
 		kill(-p->pid, SIGKILL); /* what the scheduler left behind in its group */
 	memset(&si, 0, sizeof(si));
-	if (p->child && waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED) == 0) {
+	if (p->by_pid ? waitid(P_PID, (id_t)p->pid, &si, WEXITED) == 0
+		      : p->child && waitid((idtype_t)P_PIDFD, (id_t)p->pidfd, &si, WEXITED) == 0) {
 		ei->known = true;
 		if (si.si_code == CLD_EXITED) {
 			ei->code = si.si_status;
@@ -212,6 +231,8 @@ proc_reap(struct proc *p, struct exit_info *ei)
 	if (p->pidfd >= 0)
 		close(p->pidfd);
 	p->pidfd = -1;
+	p->pid = 0;
+	p->by_pid = false;
 }
 
 int64_t

@@ -15,6 +15,11 @@ struct proc {
 	int pidfd;
 	bool child; /* false when adopted: its exit status cannot be reaped */
 	bool group;
+	/*
+	 * No pidfds here (kernels before 5.3, valgrind 3.19): our own child is then
+	 * tracked by pid, which stays ours until we reap it; SIGCHLD says when it exits.
+	 */
+	bool by_pid;
 };
 
 /*
@@ -31,6 +36,8 @@ int proc_signal(struct proc *p, int sig, bool group);
 /* After the pidfd became readable: kill what is left of the group, reap, close. */
 void proc_reap(struct proc *p, struct exit_info *ei);
 bool proc_exited(const struct proc *p);
+/* Is a process being tracked (spawned or adopted, not yet reaped)? */
+bool proc_tracked(const struct proc *p);
 
 /* /proc/PID/stat's start time (clock ticks since boot), or -1. */
 int64_t proc_start_time(pid_t pid);

@@ -89,12 +89,20 @@ raw() {
 	python3 "$TOP/tests/integration/raw.py" "$SOCK" "$@"
 }
 
+# Stop the daemon with SIGTERM: it must exit 0. A crash, or what valgrind (exit 99) or
+# the sanitizers found, fails the test.
 stop_daemon() {
+	local st=0
 	if [ -n "${DPID:-}" ] && kill -0 "$DPID" 2>/dev/null; then
 		kill -TERM "$DPID"
-		wait "$DPID" 2>/dev/null
+		wait "$DPID" 2>/dev/null || st=$?
 	fi
 	DPID=
+	if [ "$st" -ne 0 ]; then
+		echo "schedlifed exited with status $st on SIGTERM:" >&2
+		cat "$T/daemon.log" >&2
+		return 1
+	fi
 }
 
 # Scheduler processes (and their children) of this test's root that are still alive;
@@ -107,7 +115,8 @@ leftovers() {
 }
 
 teardown_world() {
-	stop_daemon
+	local verdict=0
+	stop_daemon || verdict=1
 	local left
 	left=$(leftovers)
 	if [ -n "$left" ]; then
@@ -124,6 +133,7 @@ teardown_world() {
 	else
 		echo "kept $T" >&2
 	fi
+	return "$verdict"
 }
 
 # Wait up to $1 seconds for a command to succeed.
@@ -155,9 +165,52 @@ with open(path, "w") as f:
 PY
 }
 
-# Field of the JSON in $output (after `run --separate-stderr ctl --json ...`).
+# Field of the JSON in $output (after `run --separate-stderr ctl --json ...`), printed
+# as jget prints it. The document is parsed once per $output and its fields cached, so
+# that a test reading ten fields starts one python, not ten.
 field() {
-	printf '%s\n' "$output" | jget "$1"
+	if [ "${_FIELD_SRC-}" != "$output" ] || [ -z "${_FIELD_SRC+set}" ]; then
+		_FIELD_SRC=$output
+		unset _FIELD_VAL _FIELD_TYPE
+		declare -gA _FIELD_VAL=() _FIELD_TYPE=()
+		local k t v
+		while IFS= read -r -d '' k && IFS= read -r -d '' t && IFS= read -r -d '' v; do
+			_FIELD_VAL[$k]=$v
+			_FIELD_TYPE[$k]=$t
+		done < <(printf '%s\n' "$output" | python3 -c '
+import json, sys
+def out(path, v):
+    t = "dict" if isinstance(v, dict) else "list" if isinstance(v, list) else "scalar"
+    s = "null" if v is None else (json.dumps(v) if isinstance(v, (dict, list, bool)) else str(v))
+    sys.stdout.write(path + "\0" + t + "\0" + s + "\0")
+    if isinstance(v, dict):
+        for k, x in v.items():
+            out(path + "." + str(k), x)
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            out(path + "." + str(i), x)
+try:
+    out("", json.load(sys.stdin))
+except ValueError:
+    pass
+')
+	fi
+	local key=$1 parent
+	key=${key%.}
+	[ "$key" = . ] && key=
+	[ -n "$key" ] && [ "${key:0:1}" != . ] && key=.$key
+	if [ -n "${_FIELD_TYPE[$key]+set}" ]; then
+		printf '%s\n' "${_FIELD_VAL[$key]}"
+		return 0
+	fi
+	# like jget: a missing key of an object is null; anything else is an error
+	parent=${key%.*}
+	if [ -n "${_FIELD_TYPE[$parent]+set}" ] && [ "${_FIELD_TYPE[$parent]}" = dict ]; then
+		echo null
+		return 0
+	fi
+	echo "field: no $1 in: $output" >&2
+	return 1
 }
 
 # A process is gone once it no longer exists or is a zombie (PID 1 here may not
