@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct client {
 	bool streaming;	 /* subscribe or logs --follow: events go out, input is ignored */
 	bool subscriber;
 	int64_t deadline_ms; /* when an idle client with no complete line is closed */
+	uint32_t events;     /* what epoll watches for it now */
 	cJSON *pending_id;
 	/* wait */
 	bool waiting;
@@ -46,6 +48,8 @@ static struct client *clients;
 static int nclients;
 static uint64_t next_client_id = 1;
 static struct timer deadline_timer;
+static int64_t deadline_armed; /* when the timer fires; 0: disarmed */
+static int64_t last_trim_ms;
 
 static void client_close(struct client *c);
 static void client_process(struct client *c);
@@ -77,10 +81,18 @@ deadline_rearm(void)
 		if (c->waiting && c->wait_deadline_ms > 0 && c->wait_deadline_ms < first)
 			first = c->wait_deadline_ms;
 	}
-	if (first == INT64_MAX)
-		timer_disarm(&deadline_timer);
-	else
+	/*
+	 * No deadline, no timer: an idle daemon never wakes. Otherwise re-arm only for an
+	 * earlier deadline; one that fires early re-arms for the true one.
+	 */
+	if (first == INT64_MAX) {
+		if (deadline_armed != 0)
+			timer_disarm(&deadline_timer);
+		deadline_armed = 0;
+	} else if (deadline_armed == 0 || first < deadline_armed) {
 		timer_arm_ms(&deadline_timer, first - mono_ms());
+		deadline_armed = first;
+	}
 }
 
 static void
@@ -92,7 +104,8 @@ update_events(struct client *c)
 		ev |= EPOLLIN;
 	if (c->outlen > 0)
 		ev |= EPOLLOUT;
-	loop_mod(&c->w, ev);
+	if (ev != c->events && loop_mod(&c->w, ev) == 0)
+		c->events = ev;
 }
 
 static void
@@ -178,12 +191,19 @@ client_close(struct client *c)
 	free(c);
 	nclients--;
 	deadline_rearm();
+	/* After a burst of clients, give their buffers back (at most once a second). */
+	if (nclients == 0 && mono_ms() - last_trim_ms >= 1000) {
+		malloc_trim(0);
+		last_trim_ms = mono_ms();
+	}
 }
 
 /*
- * A reader too far behind: forget its backlog, try to say why (the newline ends a line
- * it may have half received), and close it now rather than hold memory for it.
+ * A reader too far behind: forget its backlog and queue only the reason (its leading
+ * newline ends a line it may have half received). It goes once it reads that, or
+ * after DROP_GRACE_MS; either way the daemon holds a few bytes for it, not megabytes.
  */
+#define DROP_GRACE_MS 5000
 static void
 client_drop(struct client *c, const char *reason)
 {
@@ -193,8 +213,14 @@ client_drop(struct client *c, const char *reason)
 	log_warnx("dropping client (uid %d pid %d): %s, more than %d bytes behind", (int)c->uid,
 		  (int)c->pid, reason, CONTROL_MAX_BACKLOG);
 	n = snprintf(bye, sizeof(bye), "\n{\"event\":\"dropped\",\"reason\":\"%s\"}\n", reason);
-	(void)!send(c->w.fd, bye, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
-	client_close(c);
+	c->outlen = 0;
+	c->subscriber = false;
+	log_follow_stop(c->follow);
+	c->follow = NULL;
+	c->closing = true;
+	c->deadline_ms = mono_ms() + DROP_GRACE_MS;
+	deadline_rearm();
+	client_send(c, strndup(bye, (size_t)n), (size_t)n);
 }
 
 /* A request is done: let the client's next buffered line in. */
@@ -286,6 +312,7 @@ deadline_fired(struct timer *t)
 	struct client *c, *next;
 
 	(void)t;
+	deadline_armed = 0;
 	for (c = clients; c != NULL; c = next) {
 		next = c->next;
 		if (c->waiting && c->wait_deadline_ms > 0 && c->wait_deadline_ms <= now) {
@@ -560,7 +587,8 @@ accept_ready(struct watch *w, uint32_t events)
 		c->pid = cred.pid;
 		c->deadline_ms = mono_ms() + CONTROL_LINE_TIMEOUT_MS;
 		linebuf_init(&c->in, PROTO_MAX_LINE);
-		if (loop_add(&c->w, EPOLLIN | EPOLLRDHUP) < 0) {
+		c->events = EPOLLIN | EPOLLRDHUP;
+		if (loop_add(&c->w, c->events) < 0) {
 			close(fd);
 			free(c);
 			continue;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -76,18 +77,11 @@ op_kernel_watch(void *ctx, enum kwatch how)
 	(void)ctx;
 	if (how == D.kwatch)
 		return;
-	if (how == KW_OFF) {
-		if (D.ino_w.fd >= 0) {
-			loop_del(&D.ino_w);
-			close(D.ino_w.fd);
-			D.ino_w.fd = -1;
-		}
-	} else if (D.ino_w.fd < 0) {
-		D.ino_w.fd = scx_watch_open(D.scx_root);
-		if (D.ino_w.fd >= 0 && loop_add(&D.ino_w, EPOLLIN) < 0) {
-			close(D.ino_w.fd);
-			D.ino_w.fd = -1;
-		}
+	if (how == KW_OFF && D.ino_wd >= 0) {
+		inotify_rm_watch(D.ino_w.fd, D.ino_wd);
+		D.ino_wd = -1;
+	} else if (how != KW_OFF && D.ino_wd < 0 && D.ino_w.fd >= 0) {
+		D.ino_wd = scx_watch_add(D.ino_w.fd, D.scx_root);
 	}
 	/* Not every change raises an inotify event: re-check every 50 ms while waiting. */
 	if (how == KW_POLL)
@@ -209,8 +203,16 @@ static void
 op_persist(void *ctx)
 {
 	(void)ctx;
-	daemon_persist();
+	/* Written once the loop has sent this round's replies and events. */
+	D.persist_dirty = true;
 	control_state_changed();
+}
+
+void
+daemon_persist_pending(void)
+{
+	if (D.persist_dirty)
+		daemon_persist();
 }
 
 static void
@@ -311,8 +313,12 @@ const struct lc_ops daemon_ops = {
 int
 daemon_setup(void)
 {
-	D.ino_w.fd = -1;
+	D.ino_wd = -1;
 	D.ino_w.fn = kernel_changed;
+	D.ino_w.fd = scx_watch_init();
+	if (D.ino_w.fd < 0 || loop_add(&D.ino_w, EPOLLIN) < 0)
+		return -1;
+	loop_after_events(daemon_persist_pending);
 	D.proc.pidfd = -1;
 	D.proc_w.fd = -1;
 	for (int t = 0; t < T_COUNT; t++)
@@ -334,6 +340,7 @@ daemon_persist(void)
 	size_t len;
 	int fd;
 
+	D.persist_dirty = false;
 	if (D.lc.cur != NULL) {
 		cJSON_AddNumberToObject(o, "start_time", (double)cur_start_time);
 		cJSON_AddStringToObject(o, "exe", cur_exe);

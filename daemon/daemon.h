@@ -32,6 +32,8 @@ struct daemon {
 	/* The kernel watch: inotify on the root, plus a 50 ms re-check while waiting. */
 	enum kwatch kwatch;
 	struct watch ino_w;
+	int ino_wd;
+	bool persist_dirty;
 	struct timer poll_timer;
 
 	pid_t hooks[DAEMON_MAX_HOOKS];
@@ -45,6 +47,8 @@ int daemon_setup(void);
 /* Read state.json: the seq, the last exit, and a scheduler to re-adopt. */
 void daemon_restore(void);
 void daemon_persist(void);
+/* Write state.json if a transition asked for it since the last write. */
+void daemon_persist_pending(void);
 /* Reap children that are not the scheduler: exec hooks, and orphans when PID 1. */
 void daemon_reap_others(void);
 /* The newest log of a seq (<= 0: the current or latest one). */

@@ -43,13 +43,17 @@ log_tail(const char *path, int n, char **reason)
 		return NULL;
 	}
 	buf[got] = '\0';
+	lines = cJSON_CreateArray();
+	if (got == 0) {
+		free(buf);
+		return lines; /* an empty log has no lines, not one empty line */
+	}
 	/* Drop a partial first line when the read started mid-file. */
 	start = buf;
 	if (off > 0 && (p = strchr(buf, '\n')) != NULL)
 		start = p + 1;
 	if (got > 0 && buf[got - 1] == '\n')
 		buf[got - 1] = '\0';
-	lines = cJSON_CreateArray();
 	/* Walk backwards: the tail, and the last EXIT: line wherever it is. */
 	for (p = start + strlen(start); p >= start; p--) {
 		if (p != start && p[-1] != '\n')

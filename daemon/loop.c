@@ -12,6 +12,13 @@
 
 static int epfd = -1;
 static bool stopping;
+static void (*after_events)(void);
+
+void
+loop_after_events(void (*fn)(void))
+{
+	after_events = fn;
+}
 
 int
 loop_init(void)
@@ -66,6 +73,8 @@ loop_run(void)
 			struct watch *w = evs[i].data.ptr;
 			w->fn(w, evs[i].events);
 		}
+		if (after_events != NULL)
+			after_events();
 	}
 	return 0;
 }

@@ -29,6 +29,8 @@ void loop_del(struct watch *w);
 /* Run until loop_stop; returns 0, or -1 when epoll itself fails. */
 int loop_run(void);
 void loop_stop(void);
+/* Run fn after each batch of events: work that may wait until replies have gone out. */
+void loop_after_events(void (*fn)(void));
 
 int timer_init(struct timer *t, void (*fire)(struct timer *), void *data);
 void timer_arm_ms(struct timer *t, int64_t delay_ms);

@@ -286,7 +286,7 @@ main(int argc, char **argv)
 	if (sig_w.fd < 0 || loop_add(&sig_w, EPOLLIN) < 0)
 		fatal("signalfd");
 	if (daemon_setup() < 0)
-		fatal("timerfd");
+		fatal("timerfd, inotify");
 	config_policy(&D.cfg, &pol);
 	lc_set_policy(&D.lc, &pol);
 	daemon_restore();
@@ -312,6 +312,7 @@ main(int argc, char **argv)
 		fatalx("event loop failed");
 
 	log_info("exiting");
+	daemon_persist_pending();
 	control_close();
 	unlink(D.socket_path);
 	if (D.proc.pidfd >= 0)

@@ -192,20 +192,25 @@ proc_exited(const struct proc *p)
 int
 proc_signal(struct proc *p, int sig, bool group)
 {
-	if (p->by_pid && p->pid > 0) {
-		if (kill(p->pid, sig) < 0) /* an unreaped child of ours: the pid is safe */
-			return errno;
-	} else if (p->pidfd < 0) {
-		return ESRCH;
-	} else if (pidfd_send_signal(p->pidfd, sig) < 0) {
-		return errno;
-	}
+	bool whole = group && p->group;
+
 	/*
-	 * The group id is the leader's pid, which stays ours while the leader is alive or
-	 * an unreaped child, and while any member of the group lives: it cannot be reused.
+	 * Through the pidfd, so a reused pid is never hit; for the group, a check through
+	 * the pidfd first (signal 0), then the group once, the leader included. The group
+	 * id is the leader's pid, which cannot be reused while the leader lives or is our
+	 * unreaped child, nor while any member of the group lives.
 	 */
-	if (group && p->group)
-		kill(-p->pid, sig);
+	if (p->by_pid && p->pid > 0) {
+		if (kill(whole ? -p->pid : p->pid, sig) < 0) /* our unreaped child: safe */
+			return errno;
+		return 0;
+	}
+	if (p->pidfd < 0)
+		return ESRCH;
+	if (pidfd_send_signal(p->pidfd, whole ? 0 : sig) < 0)
+		return errno;
+	if (whole && kill(-p->pid, sig) < 0)
+		return errno;
 	return 0;
 }
 

@@ -50,19 +50,17 @@ scx_read(const char *root, struct kernel_view *kv)
 }
 
 int
-scx_watch_open(const char *root)
+scx_watch_init(void)
 {
-	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	return inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+}
 
-	if (fd < 0)
-		return -1;
-	if (inotify_add_watch(fd, root,
-			      IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO |
-				      IN_MOVED_FROM | IN_ATTRIB | IN_DELETE_SELF) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+int
+scx_watch_add(int fd, const char *root)
+{
+	return inotify_add_watch(fd, root,
+				 IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO |
+					 IN_MOVED_FROM | IN_ATTRIB | IN_DELETE_SELF);
 }
 
 bool

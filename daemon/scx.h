@@ -8,8 +8,10 @@
 #define SCX_ROOT_ENV "SCHEDLIFED_SCHED_EXT_ROOT"
 
 void scx_read(const char *root, struct kernel_view *kv);
-/* An inotify descriptor watching root; -1 when root is missing. */
-int scx_watch_open(const char *root);
+/* One inotify descriptor for the daemon's life: closing one stalls for milliseconds. */
+int scx_watch_init(void);
+/* Watch root on it: a watch descriptor, or -1 when root is missing. */
+int scx_watch_add(int fd, const char *root);
 /* Drain the inotify descriptor; returns whether anything was there. */
 bool scx_watch_drain(int fd);
 

@@ -2,7 +2,7 @@
 # dist/schedctl.bash-completion, sourced in bash and driven as readline would drive it. TAP.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-B=${BUILD_DIR:-build}
+B=$(cd "${BUILD_DIR:-build}" && pwd) || exit 1
 tmp=$(mktemp -d)
 daemon=''
 cleanup() {
@@ -49,7 +49,7 @@ expect() { # expected candidates (sorted, space-separated), words...
 	fi
 }
 
-schedctl=$PWD/$B/schedctl
+schedctl=$B/schedctl
 n=$((n + 1))
 if complete -p schedctl >/dev/null 2>&1; then echo "ok $n - registers a completion for schedctl"; else
 	echo "not ok $n - registers a completion for schedctl"
@@ -80,8 +80,8 @@ cp "$B/fake_sched" "$tmp/bin/scx_rusty"
 cat >"$tmp/config.json" <<EOF
 {"discover_path": "$tmp/bin",
  "schedulers": [
-   {"name": "scx_simple", "path": "$PWD/$B/fake_sched"},
-   {"name": "scx_lavd", "path": "$PWD/$B/fake_sched",
+   {"name": "scx_simple", "path": "$B/fake_sched"},
+   {"name": "scx_lavd", "path": "$B/fake_sched",
     "modes": {"powersave": ["--powersave"], "performance": ["--performance"]}}]}
 EOF
 socket_path=$tmp/run/schedlifed.sock

@@ -2,7 +2,7 @@
 # `make install` into a temporary DESTDIR, check the tree, then `make uninstall`. TAP.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-B=${BUILD_DIR:-build}
+B=$(cd "${BUILD_DIR:-build}" && pwd) || exit 1
 # A `make check VAR=...` above must not reach the make under test.
 unset MAKEFLAGS MFLAGS MAKELEVEL
 tmp=$(mktemp -d)

@@ -3,7 +3,7 @@
 # shows is documented (a command's options under that command in schedctl(1)). TAP.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-B=${BUILD_DIR:-build}
+B=$(cd "${BUILD_DIR:-build}" && pwd) || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0 failed=0

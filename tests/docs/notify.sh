@@ -3,7 +3,7 @@
 # systemd's. READY=1 must come once the control socket already answers. TAP.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-B=${BUILD_DIR:-build}
+B=$(cd "${BUILD_DIR:-build}" && pwd) || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 n=0 failed=0
