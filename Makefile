@@ -66,24 +66,25 @@ $(B)/tests/%: tests/unit/%.c $(DAEMON_LIB_OBJ) $(COMMON_OBJ)
 
 unit: $(UNIT_BIN)
 
-# Every suite; one closing line "N passed, N failed".
+# Every suite, on the plain build and again under ASan+UBSan (build-san/), ending in one
+# line "N passed, N failed". check-fast: the plain build only.
 check: all unit
-	@BUILD_DIR=$(B) tests/run-all
+	@$(MAKE) --no-print-directory SAN=1 all unit
+	@tests/run-all build build-san
 
-# The same under ASan+UBSan, then the unit and integration suites under valgrind.
-check-all: check
-	@$(MAKE) --no-print-directory check SAN=1
-	@$(MAKE) --no-print-directory check-valgrind
+check-fast: all unit
+	@tests/run-all $(B)
 
+# The unit and integration suites with the daemon under valgrind (not part of check).
 VALGRIND_CMD := valgrind -q --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect
 check-valgrind: all unit
-	@BUILD_DIR=$(B) VALGRIND="$(VALGRIND_CMD)" tests/run-all
+	@VALGRIND="$(VALGRIND_CMD)" tests/run-all $(B)
 
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit check check-all check-valgrind clean
+.PHONY: all unit check check-fast check-valgrind clean
 
 demo: all
 	@tools/demo
@@ -152,7 +153,7 @@ fuzz: $(FUZZ_HARNESSES:%=fuzz-run-%)
 # Not .PHONY: a pattern rule is never searched for a phony target; no such file exists.
 fuzz-run-%: $(B)/fuzz/fuzz_%
 	@mkdir -p $(B)/fuzz/corpus-$* $(B)/fuzz/artifacts-$*
-	@cp -n tests/fuzz/corpus/$*/* $(B)/fuzz/corpus-$*/
+	@cp tests/fuzz/corpus/$*/* $(B)/fuzz/corpus-$*/
 	@echo "fuzz: $* for $(FUZZ_SECONDS)s, log in $(B)/fuzz/$*.log"
 	@if $(B)/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 		-dict=tests/fuzz/$*.dict -artifact_prefix=$(B)/fuzz/artifacts-$*/ \

@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "evstamp: socket path too long\n");
 			return 2;
 		}
-		strcpy(a.sun_path, sock);
+		memcpy(a.sun_path, sock, strlen(sock) + 1);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
 			perror(sock);
 			return 1;

@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RBUF (128 * 1024)
+#define RBUF ((size_t)128 * 1024)
 #define MAXCONN 4096
 
 enum { P_JSONL, P_XMLRPC };
@@ -82,7 +82,7 @@ static int open_conn(void)
 		fprintf(stderr, "loadgen: socket path too long\n");
 		exit(2);
 	}
-	strcpy(a.sun_path, sock_path);
+	memcpy(a.sun_path, sock_path, strlen(sock_path) + 1);
 	/* blocking connect (immediate for AF_UNIX), then non-blocking I/O */
 	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
 		die(sock_path);

@@ -16,7 +16,7 @@
 #define PROGRESS_AFTER_MS 500
 #define PROGRESS_EVERY_MS 100
 /* Responses carry log excerpts, so they may be far longer than a request may be. */
-#define RESPONSE_MAX (64 * 1024 * 1024)
+#define RESPONSE_MAX ((size_t)64 * 1024 * 1024)
 
 static volatile sig_atomic_t interrupted;
 
@@ -51,6 +51,8 @@ die_interrupted(void)
 	fflush(stdout);
 	signal(sig, SIG_DFL);
 	raise(sig);
+	/* raise(3) returns when the signal is blocked or ignored */
+	// cppcheck-suppress unreachableCode
 	_exit(128 + sig);
 }
 
@@ -131,7 +133,7 @@ client_connect(struct client *c, const char *path, int64_t retry_ms, bool progre
 	sa.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return unreachable(path, ENAMETOOLONG);
-	strcpy(sa.sun_path, path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
 	snprintf(what, sizeof(what), "waiting for schedlifed at %s", path);
 	progress_start(&p, what, progress);
 
@@ -226,7 +228,7 @@ read_line(struct client *c, struct progress *p, char **out)
 		if (got == 0 || (got < 0 && errno == ECONNRESET))
 			return READ_EOF;
 		if (got == -2) {
-			warnx("a line from schedlifed is longer than %d bytes", RESPONSE_MAX);
+			warnx("a line from schedlifed is longer than %zu bytes", RESPONSE_MAX);
 			return READ_ERROR;
 		}
 		if (got < 0 && errno != EINTR) {

@@ -114,21 +114,19 @@ static void
 fmt_time(const char *at, bool with_date, char *buf, size_t len)
 {
 	struct tm tm;
-	int ms = 0, n = 0, scale = 100;
+	int ms = 0, scale = 100;
+	const char *p;
 	time_t t;
 	char hms[16];
 
 	memset(&tm, 0, sizeof(tm));
-	if (sscanf(at, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6)
+	if ((p = strptime(at, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
 		goto raw;
-	if (at[n] == '.')
-		for (n++; at[n] >= '0' && at[n] <= '9'; n++, scale /= 10)
-			ms += (at[n] - '0') * scale;
-	if (strcmp(at + n, "Z") != 0)
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			ms += (*p - '0') * scale;
+	if (strcmp(p, "Z") != 0)
 		goto raw;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
 	t = timegm(&tm);
 	if (t == (time_t)-1 || localtime_r(&t, &tm) == NULL)
 		goto raw;

@@ -9,7 +9,7 @@ static const struct {
 	const char *suffix;
 	int64_t ms;
 } units[] = {
-	{"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}, {"", 1000},
+	{"ms", 1}, {"s", 1000}, {"m", 60LL * 1000}, {"h", 3600LL * 1000}, {"", 1000},
 };
 
 int

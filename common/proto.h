@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 
 #define PROTO_VERSION 1
-#define PROTO_MAX_LINE (64 * 1024)
+#define PROTO_MAX_LINE ((size_t)64 * 1024)
 #define PROTO_DEFAULT_RUN_DIR "/run/schedlifed"
 #define PROTO_SOCKET_NAME "schedlifed.sock"
 #define PROTO_DEFAULT_SOCKET PROTO_DEFAULT_RUN_DIR "/" PROTO_SOCKET_NAME

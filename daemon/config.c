@@ -18,7 +18,7 @@
 #include "duration.h"
 #include "names.h"
 
-#define CONFIG_MAX_BYTES (1024 * 1024)
+#define CONFIG_MAX_BYTES ((size_t)1024 * 1024)
 #define PATH_BUF 256
 
 /* ---- defaults and freeing ---- */
@@ -307,7 +307,7 @@ timing_key(struct parser *p, const char *path, const cJSON *item, void *target)
 	static const char *const kill_modes[] = {"group", "process"};
 	struct timing_spec *ts = target;
 	const char *key = item->string;
-	int64_t n;
+	int64_t n = 0; /* set by get_duration/get_int on success */
 	int km = 0;
 
 	if (strcmp(key, "stop_signal") == 0) {
@@ -426,7 +426,7 @@ static int
 restart_key(struct parser *p, const char *path, const cJSON *item, void *target)
 {
 	struct config *c = p->c;
-	int64_t n;
+	int64_t n = 0; /* set by get_duration/get_int on success */
 
 	(void)target;
 	if (strcmp(item->string, "burst") == 0) {
@@ -492,7 +492,7 @@ key_on_shutdown(struct parser *p, const char *path, const cJSON *item, void *tar
 static int
 key_log_keep(struct parser *p, const char *path, const cJSON *item, void *target)
 {
-	int64_t n;
+	int64_t n = 0; /* set by get_duration/get_int on success */
 
 	(void)target;
 	if (get_int(item, 1, INT_MAX, &n) < 0)
@@ -965,7 +965,6 @@ config_load(const char *path, bool allow_reboot, struct config *c, char *err, si
 		len += (size_t)n;
 	}
 	close(fd);
-	fd = -1;
 	if (len > CONFIG_MAX_BYTES) {
 		snprintf(err, errlen, "%s: larger than 1 MiB", path);
 		free(text);

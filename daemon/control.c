@@ -108,7 +108,8 @@ update_events(struct client *c)
 		c->events = ev;
 }
 
-static void
+/* Send what the socket takes; -1 when that closed the client (c is then gone). */
+static int
 flush_out(struct client *c)
 {
 	while (c->outlen > 0) {
@@ -117,16 +118,17 @@ flush_out(struct client *c)
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			client_close(c);
-			return;
+			return -1;
 		}
 		memmove(c->out, c->out + n, c->outlen - (size_t)n);
 		c->outlen -= (size_t)n;
 	}
 	if (c->outlen == 0 && c->closing) {
 		client_close(c);
-		return;
+		return -1;
 	}
 	update_events(c);
+	return 0;
 }
 
 /* Queue a line; the loop flushes what the socket does not take now. */
@@ -210,7 +212,7 @@ client_drop(struct client *c, const char *reason)
 	char bye[160];
 	int n;
 
-	log_warnx("dropping client (uid %d pid %d): %s, more than %d bytes behind", (int)c->uid,
+	log_warnx("dropping client (uid %d pid %d): %s, more than %zu bytes behind", (int)c->uid,
 		  (int)c->pid, reason, CONTROL_MAX_BACKLOG);
 	n = snprintf(bye, sizeof(bye), "\n{\"event\":\"dropped\",\"reason\":\"%s\"}\n", reason);
 	c->outlen = 0;
@@ -322,7 +324,7 @@ deadline_fired(struct timer *t)
 				client_idle(c);
 		} else if (c->deadline_ms > 0 && c->deadline_ms <= now) {
 			log_debug("closing client pid %d: no complete line in %ds", (int)c->pid,
-				  CONTROL_LINE_TIMEOUT_MS / 1000);
+				  (int)(CONTROL_LINE_TIMEOUT_MS / 1000));
 			client_close(c);
 		}
 	}
@@ -611,7 +613,7 @@ control_listen(const char *path)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	strcpy(sun.sun_path, path);
+	memcpy(sun.sun_path, path, strlen(path) + 1);
 	/* A socket that answers belongs to a live daemon; one that does not is stale. */
 	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
@@ -650,11 +652,9 @@ void
 control_close(void)
 {
 	while (clients != NULL) {
-		struct client *c = clients;
 		/* Last words to subscribers are already queued; try once more. */
-		flush_out(c);
-		if (clients == c)
-			client_close(c);
+		if (flush_out(clients) == 0)
+			client_close(clients);
 	}
 	if (listen_w.fd >= 0) {
 		loop_del(&listen_w);

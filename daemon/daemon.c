@@ -158,7 +158,7 @@ op_signal(void *ctx, int sig, bool group)
 }
 
 static void
-lc_timer_fired(struct timer *t)
+lc_timer_fired(struct timer *t) /* cppcheck-suppress constParameter */
 {
 	lc_on_timer(&D.lc, (enum lc_timer)(t - D.timers));
 }

@@ -16,7 +16,7 @@
 #include "loop.h"
 
 /* How much of a log's end is read for its tail and reason. */
-#define TAIL_BYTES (64 * 1024)
+#define TAIL_BYTES ((size_t)64 * 1024)
 
 
 cJSON *
@@ -33,8 +33,8 @@ log_tail(const char *path, int n, char **reason)
 		*reason = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return NULL;
-	if (fstat(fd, &st) == 0 && st.st_size > TAIL_BYTES)
-		off = st.st_size - TAIL_BYTES;
+	if (fstat(fd, &st) == 0 && st.st_size > (off_t)TAIL_BYTES)
+		off = st.st_size - (off_t)TAIL_BYTES;
 	buf = malloc(TAIL_BYTES + 1);
 	got = buf != NULL ? pread(fd, buf, TAIL_BYTES, off) : -1;
 	close(fd);
@@ -52,7 +52,7 @@ log_tail(const char *path, int n, char **reason)
 	start = buf;
 	if (off > 0 && (p = strchr(buf, '\n')) != NULL)
 		start = p + 1;
-	if (got > 0 && buf[got - 1] == '\n')
+	if (buf[got - 1] == '\n')
 		buf[got - 1] = '\0';
 	/* Walk backwards: the tail, and the last EXIT: line wherever it is. */
 	for (p = start + strlen(start); p >= start; p--) {
@@ -128,7 +128,7 @@ log_prune(const char *dir, int keep)
 		}
 		seqs[n++] = s;
 	}
-	if (n > (size_t)keep) {
+	if (seqs != NULL && keep > 0 && n > (size_t)keep) {
 		qsort(seqs, n, sizeof(*seqs), cmp_seq);
 		cut = seqs[n - (size_t)keep];
 		rewinddir(d);

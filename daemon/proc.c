@@ -243,8 +243,8 @@ proc_reap(struct proc *p, struct exit_info *ei)
 int64_t
 proc_start_time(pid_t pid)
 {
-	char path[64], buf[1024], *p;
-	long long v = -1;
+	char path[64], buf[1024], *p, *end;
+	long long v;
 	ssize_t n;
 	int fd;
 
@@ -263,7 +263,11 @@ proc_start_time(pid_t pid)
 	/* Field 3 (state) follows; start time is field 22. */
 	for (int field = 3; field < 22 && p != NULL; field++)
 		p = strchr(p + 1, ' ');
-	if (p == NULL || sscanf(p, " %lld", &v) != 1)
+	if (p == NULL)
+		return -1;
+	errno = 0;
+	v = strtoll(p, &end, 10);
+	if (end == p || errno != 0 || v < 0)
 		return -1;
 	return v;
 }

@@ -160,9 +160,9 @@ static bool parse_duration(const char *s, nsec_t *out)
 	else if (strcmp(p, "ms") == 0)
 		unit = 1000000;
 	else if (strcmp(p, "m") == 0)
-		unit = 60 * NSEC_PER_SEC;
+		unit = (unsigned __int128)60 * NSEC_PER_SEC;
 	else if (strcmp(p, "h") == 0)
-		unit = 3600 * NSEC_PER_SEC;
+		unit = (unsigned __int128)3600 * NSEC_PER_SEC;
 	else
 		return false;
 	whole = whole * unit + frac * unit / frac_scale;
@@ -497,6 +497,7 @@ static void __attribute__((noreturn)) crash(void)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	raise(opt.crash_signal);
+	// cppcheck-suppress unreachableCode
 	fprintf(stderr, "fake: %s did not kill the process\n", name);
 	_exit(1);
 }

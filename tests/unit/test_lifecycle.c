@@ -545,7 +545,7 @@ test_restart_policy_backoff_then_gave_up(void **state)
 {
 	struct lc_policy p = {.action = ON_EXIT_RESTART, .delay_ms = 500, .max_delay_ms = 1500,
 			      .burst = 3, .window_ms = 60000};
-	int64_t delays[8];
+	int64_t delays[8] = {0};
 	int n = 0;
 
 	(void)state;
