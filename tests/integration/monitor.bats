@@ -230,3 +230,39 @@ HOOK
 	run ctl logs --seq 999
 	[ "$status" -ne 0 ]
 }
+
+@test "exit detection: the exited event follows the exit within milliseconds" {
+	world
+	# A process-kind scheduler whose last act is to write the time, then exit.
+	cat >"$T/quick-exit" <<SH
+#!/bin/sh
+sleep 0.3
+exec date +%s%N >"$T/exit_ns"
+SH
+	chmod +x "$T/quick-exit"
+	cat >"$CONFIG" <<JSON
+{"defaults": {"ready_after": "100ms"},
+ "schedulers": [{"name": "brief", "path": "$T/quick-exit", "kind": "process"}]}
+JSON
+	start_daemon
+	# The subscriber stamps each event as it arrives.
+	python3 - "$SOCK" >"$T/arrivals" <<'PY' &
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
+s.sendall(b'{"id":1,"cmd":"subscribe"}\n'); f.readline()
+for line in f:
+    e = json.loads(line)
+    print(e["event"], time.time_ns(), flush=True)
+    if e["event"] == "exited":
+        break
+PY
+	sleep 0.2
+	ctl attach brief
+	eventually 5 grep -q '^exited' "$T/arrivals"
+	exit_ns=$(cat "$T/exit_ns")
+	seen_ns=$(awk '$1 == "exited" { print $2 }' "$T/arrivals")
+	latency_us=$(((seen_ns - exit_ns) / 1000))
+	echo "exit to exited event: ${latency_us} us" >&3
+	[ "$latency_us" -ge 0 ]
+	[ "$latency_us" -lt 50000 ] # loose: a polling monitor would take its whole period
+}
