@@ -280,6 +280,24 @@ op_exit_hook(void *ctx, const cJSON *e)
 }
 
 static void
+reboot_now(void)
+{
+	log_info("on_exit: rebooting");
+	sync();
+	if (reboot(RB_AUTOBOOT) < 0)
+		log_warn("reboot");
+}
+
+static void
+reboot_timeout(struct timer *t)
+{
+	(void)t;
+	log_warnx("on_exit.exec still running after %ds: rebooting anyway",
+		  REBOOT_HOOK_WAIT_MS / 1000);
+	reboot_now();
+}
+
+static void
 op_reboot(void *ctx)
 {
 	(void)ctx;
@@ -287,10 +305,15 @@ op_reboot(void *ctx)
 		log_warnx("on_exit reboot refused: not PID 1 and no --allow-reboot");
 		return;
 	}
-	log_info("on_exit: rebooting");
-	sync();
-	if (reboot(RB_AUTOBOOT) < 0)
-		log_warn("reboot");
+	/* Let the exec hook save what it must first (daemon_reap_others goes on). */
+	if (D.nhooks > 0) {
+		log_info("on_exit: reboot once on_exit.exec is done (at most %ds)",
+			 REBOOT_HOOK_WAIT_MS / 1000);
+		D.reboot_pending = true;
+		timer_arm_ms(&D.reboot_timer, REBOOT_HOOK_WAIT_MS);
+		return;
+	}
+	reboot_now();
 }
 
 const struct lc_ops daemon_ops = {
@@ -324,7 +347,8 @@ daemon_setup(void)
 	for (int t = 0; t < T_COUNT; t++)
 		if (timer_init(&D.timers[t], lc_timer_fired, NULL) < 0)
 			return -1;
-	if (timer_init(&D.poll_timer, kernel_poll, NULL) < 0)
+	if (timer_init(&D.poll_timer, kernel_poll, NULL) < 0 ||
+	    timer_init(&D.reboot_timer, reboot_timeout, NULL) < 0)
 		return -1;
 	snprintf(D.state_path, sizeof(D.state_path), "%s/state.json", D.run_dir);
 	lc_init(&D.lc, &daemon_ops, NULL);
@@ -452,6 +476,8 @@ daemon_reap_others(void)
 			i++;
 		}
 	}
+	if (D.reboot_pending && D.nhooks == 0)
+		reboot_now();
 	/* As PID 1, orphans are ours to reap; never the scheduler, whose pidfd does that. */
 	if (getpid() != 1)
 		return;

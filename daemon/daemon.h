@@ -11,6 +11,7 @@
 #include "proc.h"
 
 #define DAEMON_MAX_HOOKS 16
+#define REBOOT_HOOK_WAIT_MS 10000
 
 struct daemon {
 	const char *socket_path;
@@ -38,6 +39,9 @@ struct daemon {
 
 	pid_t hooks[DAEMON_MAX_HOOKS];
 	int nhooks;
+	/* on_exit reboot waits for the exec hooks (up to REBOOT_HOOK_WAIT_MS), then goes. */
+	bool reboot_pending;
+	struct timer reboot_timer;
 };
 
 extern struct daemon D;

@@ -148,7 +148,11 @@ HOOK
 }
 
 @test "on_exit reboot ends the run: the daemon as PID 1 of a new PID namespace" {
-	world '"on_exit": {"action": "reboot"},'
+	world
+	# The hook takes a while; the reboot must wait for it (it saves the guest's logs).
+	printf '#!/bin/sh\nsleep 0.5\necho "$SCHEDLIFE_NAME $SCHEDLIFE_REASON" >"%s/saved"\n' "$T" >"$T/hook"
+	chmod +x "$T/hook"
+	write_config "\"on_exit\": {\"action\": \"reboot\", \"exec\": [\"$T/hook\"]},"
 	# Guard: reboot(2) must only ever run as PID 1 of a namespace made here.
 	run unshare --pid --fork --mount-proc sh -c 'echo $$'
 	[ "$status" -eq 0 ]
@@ -166,6 +170,7 @@ HOOK
 	[ "$st" -eq 129 ] # the namespace's init was ended by SIGHUP: a "reboot"
 	grep -q "on_exit: rebooting" "$T/daemon.log"
 	grep -q '"event":"exited"' "$T/daemon.log"
+	[ "$(cat "$T/saved")" = "quitter runnable task stall (fake)" ]
 }
 
 @test "the kernel dropping a live scheduler and taking it back are events, not exits" {
