@@ -165,6 +165,49 @@ send_ok(struct client *c, const cJSON *id, cJSON *result)
 	client_send(c, line, len);
 }
 
+/*
+ * A status result is the same for every client in one turn of the loop: its text is
+ * built once and kept until something changes or the turn ends.
+ */
+static char *status_text;
+static size_t status_len;
+
+void
+control_forget_status(void)
+{
+	free(status_text);
+	status_text = NULL;
+}
+
+static void
+send_status(struct client *c, const cJSON *id)
+{
+	char *idtext = NULL, *line;
+	size_t idlen, len;
+	cJSON *st;
+
+	if (status_text == NULL) {
+		st = lc_status(&D.lc);
+		status_text = cJSON_PrintUnformatted(st);
+		cJSON_Delete(st);
+		if (status_text == NULL)
+			return;
+		status_len = strlen(status_text);
+	}
+	if (id != NULL && (idtext = cJSON_PrintUnformatted(id)) == NULL)
+		return;
+	idlen = idtext != NULL ? strlen(idtext) : 0;
+	/* {"id":ID,"ok":true,"result":STATUS}\n, as proto_response_ok would write it */
+	len = idlen + status_len + 32;
+	if ((line = malloc(len)) != NULL) {
+		int n = snprintf(line, len, "{%s%s%s\"ok\":true,\"result\":%s}\n",
+				 idtext ? "\"id\":" : "", idtext ? idtext : "", idtext ? "," : "",
+				 status_text);
+		client_send(c, line, (size_t)n);
+	}
+	free(idtext);
+}
+
 static void
 send_err(struct client *c, const cJSON *id, enum proto_err code, const char *msg, cJSON *extra)
 {
@@ -296,6 +339,7 @@ control_state_changed(void)
 {
 	struct client *c, *next;
 
+	control_forget_status();
 	for (c = clients; c != NULL; c = next) {
 		next = c->next;
 		if (c->waiting && wait_holds(c)) {
@@ -451,7 +495,7 @@ handle_request(struct client *c, const char *line, size_t len)
 		send_ok(c, rq.id, r);
 		break;
 	case CMD_STATUS:
-		send_ok(c, rq.id, lc_status(&D.lc));
+		send_status(c, rq.id);
 		break;
 	case CMD_LIST:
 		send_ok(c, rq.id, config_list(&D.cfg));

@@ -49,17 +49,37 @@ op_resolve(void *ctx, const struct lc_request *rq, struct identity **out, char *
 			      out, err, errlen);
 }
 
+/*
+ * The kernel's files are read once per turn of the loop: the status answers of one
+ * batch share a snapshot (a burst of clients costs one read, not three files each),
+ * and every kernel change, timer and exit starts from a fresh read.
+ */
+static struct kernel_view kv_cache;
+static bool kv_cached;
+
+static void
+kernel_forget(void)
+{
+	kv_cached = false;
+	control_forget_status();
+}
+
 static void
 op_kernel_read(void *ctx, struct kernel_view *kv)
 {
 	(void)ctx;
-	scx_read(D.scx_root, kv);
+	if (!kv_cached) {
+		scx_read(D.scx_root, &kv_cache);
+		kv_cached = true;
+	}
+	*kv = kv_cache;
 }
 
 static void
 kernel_changed(struct watch *w, uint32_t events)
 {
 	(void)events;
+	kernel_forget();
 	if (scx_watch_drain(w->fd))
 		lc_on_kernel(&D.lc);
 }
@@ -68,6 +88,7 @@ static void
 kernel_poll(struct timer *t)
 {
 	(void)t;
+	kernel_forget();
 	lc_on_kernel(&D.lc);
 }
 
@@ -97,6 +118,7 @@ proc_gone(struct watch *w, uint32_t events)
 	struct exit_info ei;
 
 	(void)events;
+	kernel_forget();
 	if (w->fd >= 0)
 		loop_del(w);
 	proc_reap(&D.proc, &ei);
@@ -160,6 +182,7 @@ op_signal(void *ctx, int sig, bool group)
 static void
 lc_timer_fired(struct timer *t) /* cppcheck-suppress constParameter */
 {
+	kernel_forget();
 	lc_on_timer(&D.lc, (enum lc_timer)(t - D.timers));
 }
 
@@ -206,6 +229,13 @@ op_persist(void *ctx)
 	/* Written once the loop has sent this round's replies and events. */
 	D.persist_dirty = true;
 	control_state_changed();
+}
+
+static void
+after_events(void)
+{
+	kernel_forget();
+	daemon_persist_pending();
 }
 
 void
@@ -341,7 +371,7 @@ daemon_setup(void)
 	D.ino_w.fd = scx_watch_init();
 	if (D.ino_w.fd < 0 || loop_add(&D.ino_w, EPOLLIN) < 0)
 		return -1;
-	loop_after_events(daemon_persist_pending);
+	loop_after_events(after_events);
 	D.proc.pidfd = -1;
 	D.proc_w.fd = -1;
 	for (int t = 0; t < T_COUNT; t++)
