@@ -228,8 +228,13 @@ lc_status(struct lifecycle *lc)
 	else
 		cJSON_AddNullToObject(o, "log");
 	add_kernel(o, &kv);
-	/* A loaded scheduler that is not the one in our slot. */
-	ours = lc->cur != NULL && lc->cur->kind == KIND_SCHED_EXT;
+	/*
+	 * A loaded scheduler that is not the one in our slot, nor ours still on its way
+	 * out of the kernel (after a kill, or a disable_timeout).
+	 */
+	ours = (lc->cur != NULL && lc->cur->kind == KIND_SCHED_EXT) ||
+	       (lc->cur == NULL && lc->kernel_lagging && lc->last != NULL &&
+		lc->last->kind == KIND_SCHED_EXT && ops_matches(lc->last->ops, kv.ops));
 	cJSON_AddBoolToObject(o, "foreign", !ours && !kernel_disabled(&kv));
 	cJSON_AddBoolToObject(o, "adopted", lc->adopted);
 	if (lc->last_exit != NULL)

@@ -138,9 +138,9 @@ teardown_world() {
 
 # Wait up to $1 seconds for a command to succeed.
 eventually() {
-	local limit=$1 i
+	local limit=$1
 	shift
-	for i in $(seq "$((limit * 20))"); do
+	for _ in $(seq "$((limit * 20))"); do
 		"$@" && return 0
 		sleep 0.05
 	done
@@ -166,18 +166,15 @@ PY
 }
 
 # Field of the JSON in $output (after `run --separate-stderr ctl --json ...`), printed
-# as jget prints it. The document is parsed once per $output and its fields cached, so
-# that a test reading ten fields starts one python, not ten.
+# as jget prints it. Each $output is parsed once and its fields kept in a file (callers
+# use "$(field ...)", a subshell), so a test reading ten fields starts one python, not ten.
+# shellcheck disable=SC2154 # $output is bats's
 field() {
-	if [ "${_FIELD_SRC-}" != "$output" ] || [ -z "${_FIELD_SRC+set}" ]; then
-		_FIELD_SRC=$output
-		unset _FIELD_VAL _FIELD_TYPE
-		declare -gA _FIELD_VAL=() _FIELD_TYPE=()
-		local k t v
-		while IFS= read -r -d '' k && IFS= read -r -d '' t && IFS= read -r -d '' v; do
-			_FIELD_VAL[$k]=$v
-			_FIELD_TYPE[$k]=$t
-		done < <(printf '%s\n' "$output" | python3 -c '
+	local dir=${T:-$BATS_TEST_TMPDIR} cached='' k t v key=$1 parent
+	local -A val=() typ=()
+	IFS= read -r -d '' cached <"$dir/.field.src" 2>/dev/null
+	if [ ! -f "$dir/.field.src" ] || [ "$cached" != "$output" ]; then
+		printf '%s\n' "$output" | python3 -c '
 import json, sys
 def out(path, v):
     t = "dict" if isinstance(v, dict) else "list" if isinstance(v, list) else "scalar"
@@ -190,22 +187,27 @@ def out(path, v):
         for i, x in enumerate(v):
             out(path + "." + str(i), x)
 try:
-    out("", json.load(sys.stdin))
+    out("@", json.load(sys.stdin))
 except ValueError:
     pass
-')
+' >"$dir/.field.flat"
+		printf '%s' "$output" >"$dir/.field.src"
 	fi
-	local key=$1 parent
+	while IFS= read -r -d '' k && IFS= read -r -d '' t && IFS= read -r -d '' v; do
+		val[$k]=$v
+		typ[$k]=$t
+	done <"$dir/.field.flat"
 	key=${key%.}
 	[ "$key" = . ] && key=
 	[ -n "$key" ] && [ "${key:0:1}" != . ] && key=.$key
-	if [ -n "${_FIELD_TYPE[$key]+set}" ]; then
-		printf '%s\n' "${_FIELD_VAL[$key]}"
+	key=@$key
+	if [ -n "${typ[$key]+set}" ]; then
+		printf '%s\n' "${val[$key]}"
 		return 0
 	fi
 	# like jget: a missing key of an object is null; anything else is an error
 	parent=${key%.*}
-	if [ -n "${_FIELD_TYPE[$parent]+set}" ] && [ "${_FIELD_TYPE[$parent]}" = dict ]; then
+	if [ -n "${typ[$parent]+set}" ] && [ "${typ[$parent]}" = dict ]; then
 		echo null
 		return 0
 	fi

@@ -2,7 +2,8 @@
 """Send raw request lines to a schedlifed socket; print each response line.
 
 Usage: raw.py SOCKET LINE...   (a LINE of "@big:N" sends N bytes of 'x' with no newline
-first; "@close" closes at once; "@wait:S" reads whatever arrives within S seconds)
+and reads the answer; "@wait:S" reads one line arriving within S seconds, or says
+<timeout> or <closed>)
 """
 import socket
 import sys

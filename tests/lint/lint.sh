@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Static analysis as a suite: cppcheck and clang-tidy on every C file of the project,
-# shellcheck on every shell script. TAP: one line a tool (and a file for clang-tidy).
+# Static analysis as a suite: cppcheck and clang-tidy on every C file of the project, and
+# the shell scripts through shellcheck. TAP: one line a tool (and a file for clang-tidy).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 n=0 failed=0

@@ -462,6 +462,23 @@ test_detach_disable_timeout_empties_slot(void **state)
 	advance(500);
 	assert_int_equal(F.reply_err, E_DISABLE_TIMEOUT);
 	assert_int_equal(LC.state, SLOT_DETACHED);
+	/* Still ours on its way out, not a foreign scheduler. */
+	cJSON *st = lc_status(&LC);
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(st, "foreign")));
+	cJSON_Delete(st);
+}
+
+static void
+test_foreign_scheduler_in_status(void **state)
+{
+	(void)state;
+	strcpy(F.kv.state, "enabled");
+	strcpy(F.kv.ops, "someone_else");
+	cJSON *st = lc_status(&LC);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(st, "foreign")));
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(st, "sched_ext"), "ops")->valuestring,
+			    "someone_else");
+	cJSON_Delete(st);
 }
 
 static void
@@ -642,6 +659,7 @@ main(void)
 		T(test_still_alive_after_sigkill),
 		T(test_detach_waits_for_kernel_disabled),
 		T(test_detach_disable_timeout_empties_slot),
+		T(test_foreign_scheduler_in_status),
 		T(test_queue_is_bounded),
 		T(test_replace_unknown_keeps_current),
 		T(test_replace_rollback),
