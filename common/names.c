@@ -65,3 +65,55 @@ signal_name(int sig)
 			return signals[i].name;
 	return "SIG?";
 }
+
+/* The length of the valid UTF-8 character at s, or 0. */
+static size_t
+utf8_char(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xBF;
+
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
+	if (c == 0xE0)
+		lo = 0xA0;
+	else if (c == 0xED)
+		hi = 0x9F;
+	else if (c == 0xF0)
+		lo = 0x90;
+	else if (c == 0xF4)
+		hi = 0x8F;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+void
+text_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n;
+		if (*p < 0x20 || *p == 0x7F) {
+			*p++ = '?';
+		} else if (*p < 0x80) {
+			p++;
+		} else if ((n = utf8_char(p)) > 0) {
+			p += n;
+		} else {
+			*p++ = '?';
+		}
+	}
+}

@@ -14,4 +14,11 @@ int signal_parse(const char *s);
 /* "SIGTERM" for 15; "SIG?" for a number without a name. */
 const char *signal_name(int sig);
 
+/*
+ * Make text safe to show, in place: bytes that are not valid UTF-8 (a character cut by
+ * a length limit, say) and control characters (a newline that would forge a log line)
+ * become '?'. Messages that quote what a client sent pass through here.
+ */
+void text_sanitize(char *s);
+
 #endif

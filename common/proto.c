@@ -86,6 +86,7 @@ bad(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
+	text_sanitize(err); /* it may quote the client, cut at a byte limit */
 	return E_BAD_REQUEST;
 }
 
@@ -210,6 +211,7 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 	c = proto_cmd_lookup(cmd->valuestring);
 	if (c < 0) {
 		snprintf(err, errlen, "unknown command \"%.64s\"", cmd->valuestring);
+		text_sanitize(err);
 		return E_UNKNOWN_COMMAND;
 	}
 	req->cmd = (enum proto_cmd)c;

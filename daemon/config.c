@@ -131,6 +131,7 @@ fail(struct parser *p, const char *path, const char *fmt, ...)
 			snprintf(p->err, p->errlen, "%s: %s", path, msg);
 		else
 			snprintf(p->err, p->errlen, "%s", msg);
+		text_sanitize(p->err); /* keys and values are quoted, cut at a byte limit */
 	}
 	return -1;
 }
@@ -995,6 +996,7 @@ resolve_fail(enum proto_err code, char *err, size_t errlen, const char *fmt, ...
 		va_start(ap, fmt);
 		vsnprintf(err, errlen, fmt, ap);
 		va_end(ap);
+		text_sanitize(err); /* it quotes what the client sent */
 	}
 	return code;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
 #include "names.h"
 
 const char *
@@ -164,12 +165,15 @@ identity_to_state(const struct identity *id)
 	return o;
 }
 
+/* A number from state.json within [min, max], else the default: the file is input too. */
 static int64_t
-num(const cJSON *o, const char *key, int64_t dflt)
+num(const cJSON *o, const char *key, int64_t min, int64_t max, int64_t dflt)
 {
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	return cJSON_IsNumber(n) ? (int64_t)n->valuedouble : dflt;
+	if (!cJSON_IsNumber(n) || !(n->valuedouble >= (double)min && n->valuedouble <= (double)max))
+		return dflt;
+	return (int64_t)n->valuedouble;
 }
 
 static const char *
@@ -198,11 +202,11 @@ identity_from_state(const cJSON *o)
 	id->env = strv_from_json(cJSON_GetObjectItemCaseSensitive(o, "env"));
 	id->client_args = strv_from_json(cJSON_GetObjectItemCaseSensitive(o, "client_args"));
 	id->kind = (kind != NULL && strcmp(kind, "process") == 0) ? KIND_PROCESS : KIND_SCHED_EXT;
-	id->t.grace_ms = num(o, "grace_ms", 10000);
-	id->t.ready_after_ms = num(o, "ready_after_ms", 1000);
-	id->t.startup_timeout_ms = num(o, "startup_timeout_ms", 10000);
-	id->t.disable_timeout_ms = num(o, "disable_timeout_ms", 10000);
-	id->t.stop_signal = (int)num(o, "stop_signal", 15);
+	id->t.grace_ms = num(o, "grace_ms", 0, DURATION_MAX_MS, 10000);
+	id->t.ready_after_ms = num(o, "ready_after_ms", 0, DURATION_MAX_MS, 1000);
+	id->t.startup_timeout_ms = num(o, "startup_timeout_ms", 1, DURATION_MAX_MS, 10000);
+	id->t.disable_timeout_ms = num(o, "disable_timeout_ms", 0, DURATION_MAX_MS, 10000);
+	id->t.stop_signal = (int)num(o, "stop_signal", 1, 64, 15);
 	id->t.kill_mode = (km != NULL && strcmp(km, "process") == 0) ? KILL_PROCESS : KILL_GROUP;
 	if (id->name == NULL || id->path == NULL || id->argv == NULL || id->argv[0] == NULL ||
 	    id->env == NULL || id->client_args == NULL || !sched_name_valid(id->name)) {

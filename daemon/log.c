@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "proto.h"
 
 int log_verbose;
@@ -18,6 +19,7 @@ vlog(const char *level, const char *fmt, va_list ap, const char *err)
 
 	format_utc_ms(realtime_ms(), at, sizeof(at));
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	text_sanitize(msg); /* one event, one line: a name with a newline forges nothing */
 	if (err != NULL)
 		fprintf(stderr, "%s schedlifed: %s%s: %s\n", at, level, msg, err);
 	else

@@ -9,8 +9,8 @@
  * only such a line is refused, a response is one line that parses, the id comes back as
  * it was sent, and a parsed request printed again parses to the same request.
  *
- * SCHEDLIFE_FUZZ_UTF8=1 adds one more: a request that is valid UTF-8 gets a response that
- * is valid UTF-8 (see tests/fuzz/README).
+ * And a request that is valid UTF-8 gets a response that is valid UTF-8 (see
+ * tests/fuzz/README; SCHEDLIFE_FUZZ_UTF8=0 turns that check off).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,7 +43,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	(void)argv;
-	strict_utf8 = s != NULL && strcmp(s, "1") == 0;
+	strict_utf8 = s == NULL || strcmp(s, "0") != 0;
 	/* The write end of the pipe may close early; never die of SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 	return 0;

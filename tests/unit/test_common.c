@@ -859,6 +859,56 @@ test_clocks(void **state)
 	assert_string_equal(buf, "2026-11-27T17:20:01.123Z");
 }
 
+static void
+test_text_sanitize(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"plain ascii", "plain ascii"},
+		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+		{"cut \xc3", "cut ?"},			 /* a character cut by a byte limit */
+		{"cut \xe2\x82", "cut ??"},
+		{"line\nforged", "line?forged"},	 /* no second log line */
+		{"tab\tdel\x7f", "tab?del?"},
+		{"over\xc0\xaflong", "over??long"},	 /* overlong '/' */
+		{"surrogate \xed\xa0\x80", "surrogate ???"},
+		{"too big \xf4\x90\x80\x80", "too big ????"},
+		{"stray \x80 byte", "stray ? byte"},
+	};
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		text_sanitize(buf);
+		assert_string_equal(buf, cases[i].out);
+	}
+}
+
+/* Found by fuzzing: "%.64s" cut a two-byte character, and the response was not UTF-8. */
+static void
+test_error_message_stays_utf8(void **state)
+{
+	char line[128], err[256];
+	struct proto_request req;
+	size_t n = 0;
+
+	(void)state;
+	n += (size_t)snprintf(line, sizeof(line), "{\"cmd\":\"a");
+	for (int i = 0; i < 32; i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "\xc3\xa9");
+	n += (size_t)snprintf(line + n, sizeof(line) - n, "\"}");
+	assert_int_equal(proto_request_parse(line, n, &req, err, sizeof(err)), E_UNKNOWN_COMMAND);
+	proto_request_free(&req);
+	/* 'a', 31 whole characters, and the cut one shown as '?' */
+	assert_non_null(strstr(err, "\xc3\xa9?\""));
+	char copy[256];
+	snprintf(copy, sizeof(copy), "%s", err);
+	text_sanitize(copy);
+	assert_string_equal(copy, err); /* already clean */
+}
+
 int
 main(void)
 {
@@ -866,6 +916,8 @@ main(void)
 		cmocka_unit_test(test_duration_parse_good),
 		cmocka_unit_test(test_duration_parse_bad),
 		cmocka_unit_test(test_duration_format),
+		cmocka_unit_test(test_text_sanitize),
+		cmocka_unit_test(test_error_message_stays_utf8),
 		cmocka_unit_test(test_duration_round_trip),
 		cmocka_unit_test(test_sched_name_valid),
 		cmocka_unit_test(test_signal_parse),
