@@ -90,16 +90,15 @@ bad(char *err, size_t errlen, const char *fmt, ...)
 	return E_BAD_REQUEST;
 }
 
-/* A whole number in [min, max]; JSON numbers are doubles, so check it is integral. */
-static int
-get_int(const cJSON *item, int64_t min, int64_t max, int64_t *out)
+int
+json_get_int(const cJSON *item, int64_t min, int64_t max, int64_t *out)
 {
 	double d;
 
 	if (!cJSON_IsNumber(item))
 		return -1;
 	d = item->valuedouble;
-	if (d != d || d < (double)min || d > (double)max || d != (double)(int64_t)d)
+	if (!(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d)
 		return -1;
 	*out = (int64_t)d;
 	return 0;
@@ -151,7 +150,7 @@ parse_param(struct proto_request *req, const cJSON *item, enum proto_param bit, 
 		return E_OK;
 	case P_GRACE:
 	case P_TIMEOUT:
-		if (get_int(item, 0, DURATION_MAX_MS, &n) < 0)
+		if (json_get_int(item, 0, DURATION_MAX_MS, &n) < 0)
 			return bad(err, errlen, "%s must be a whole number of milliseconds", key);
 		if (bit == P_GRACE)
 			req->grace_ms = n;
@@ -162,17 +161,17 @@ parse_param(struct proto_request *req, const cJSON *item, enum proto_param bit, 
 		req->signal = -1;
 		if (cJSON_IsString(item))
 			req->signal = signal_parse(item->valuestring);
-		else if (get_int(item, 1, 64, &n) == 0)
+		else if (json_get_int(item, 1, 64, &n) == 0)
 			req->signal = (int)n;
 		if (req->signal <= 0)
 			return bad(err, errlen, "signal: unknown signal");
 		return E_OK;
 	case P_SEQ:
-		if (get_int(item, 1, INT64_MAX / 2, &req->seq) < 0)
+		if (json_get_int(item, 1, INT64_MAX / 2, &req->seq) < 0)
 			return bad(err, errlen, "seq must be a positive whole number");
 		return E_OK;
 	case P_LINES:
-		if (get_int(item, 0, 100000, &req->lines) < 0)
+		if (json_get_int(item, 0, 100000, &req->lines) < 0)
 			return bad(err, errlen, "lines must be a whole number from 0 to 100000");
 		return E_OK;
 	}

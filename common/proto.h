@@ -132,6 +132,9 @@ char *proto_response_error(const cJSON *id, enum proto_err code, const char *mes
 			   cJSON *extra, size_t *len);
 char *proto_line(const cJSON *obj, size_t *len);
 
+/* A whole JSON number in [min, max] into *out: 0, or -1 (JSON numbers are doubles). */
+int json_get_int(const cJSON *item, int64_t min, int64_t max, int64_t *out);
+
 /* Client side: a request skeleton with id and cmd set. */
 cJSON *proto_request_new(enum proto_cmd cmd, int64_t id);
 

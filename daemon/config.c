@@ -200,20 +200,6 @@ get_duration(struct parser *p, const char *path, const cJSON *item, int64_t *ms)
 	return fail(p, path, "must be a duration (\"2s\", \"250ms\") or a number of seconds");
 }
 
-/* A whole JSON number in [min, max]. */
-static int
-get_int(const cJSON *item, int64_t min, int64_t max, int64_t *out)
-{
-	double d;
-
-	if (!cJSON_IsNumber(item))
-		return -1;
-	d = item->valuedouble;
-	if (!(d >= (double)min && d <= (double)max) || d != (double)(int64_t)d)
-		return -1;
-	*out = (int64_t)d;
-	return 0;
-}
 
 static int
 get_bool(struct parser *p, const char *path, const cJSON *item, bool *out)
@@ -308,14 +294,14 @@ timing_key(struct parser *p, const char *path, const cJSON *item, void *target)
 	static const char *const kill_modes[] = {"group", "process"};
 	struct timing_spec *ts = target;
 	const char *key = item->string;
-	int64_t n = 0; /* set by get_duration/get_int on success */
+	int64_t n = 0; /* set by get_duration/json_get_int on success */
 	int km = 0;
 
 	if (strcmp(key, "stop_signal") == 0) {
 		int sig = -1;
 		if (cJSON_IsString(item))
 			sig = signal_parse(item->valuestring);
-		else if (get_int(item, 1, NSIG - 1, &n) == 0)
+		else if (json_get_int(item, 1, NSIG - 1, &n) == 0)
 			sig = (int)n;
 		else if (!cJSON_IsNumber(item))
 			return fail(p, path, "must be a signal name or number");
@@ -427,11 +413,11 @@ static int
 restart_key(struct parser *p, const char *path, const cJSON *item, void *target)
 {
 	struct config *c = p->c;
-	int64_t n = 0; /* set by get_duration/get_int on success */
+	int64_t n = 0; /* set by get_duration/json_get_int on success */
 
 	(void)target;
 	if (strcmp(item->string, "burst") == 0) {
-		if (get_int(item, 1, INT_MAX, &n) < 0)
+		if (json_get_int(item, 1, INT_MAX, &n) < 0)
 			return fail(p, path, "must be a whole number >= 1");
 		c->restart_burst = (int)n;
 		return 0;
@@ -493,10 +479,10 @@ key_on_shutdown(struct parser *p, const char *path, const cJSON *item, void *tar
 static int
 key_log_keep(struct parser *p, const char *path, const cJSON *item, void *target)
 {
-	int64_t n = 0; /* set by get_duration/get_int on success */
+	int64_t n = 0; /* set by get_duration/json_get_int on success */
 
 	(void)target;
-	if (get_int(item, 1, INT_MAX, &n) < 0)
+	if (json_get_int(item, 1, INT_MAX, &n) < 0)
 		return fail(p, path, "must be a whole number >= 1");
 	p->c->log_keep = (int)n;
 	return 0;
@@ -572,7 +558,7 @@ control_users(struct parser *p, const char *path, const cJSON *item, void *targe
 			if (pw == NULL)
 				return fail(p, sub, "unknown user \"%.64s\"", u->valuestring);
 			uids[n++] = pw->pw_uid;
-		} else if (get_int(u, 0, (uid_t)-2, &uid) == 0) {
+		} else if (json_get_int(u, 0, (uid_t)-2, &uid) == 0) {
 			uids[n++] = (uid_t)uid;
 		} else {
 			return fail(p, sub, "must be a user name or a uid");

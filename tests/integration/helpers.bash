@@ -114,8 +114,28 @@ leftovers() {
 	done
 }
 
+# `schedctl events --json` in the background, one event a line in $T/events; stopped
+# by teardown_world. The subscription is live once the daemon has answered it.
+subscribe() {
+	ctl --json events >"$T/events" 2>"$T/events.err" &
+	BG_PIDS+=($!)
+	sleep 0.2
+}
+
+# Background helpers a test started (add their pids to BG_PIDS): stopped at teardown.
+BG_PIDS=()
+stop_background() {
+	local p
+	for p in "${BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	BG_PIDS=()
+}
+
 teardown_world() {
 	local verdict=0
+	stop_background
 	stop_daemon || verdict=1
 	local left
 	left=$(leftovers)

@@ -11,18 +11,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${EVPID:-}" ]; then
-		kill "$EVPID" 2>/dev/null
-		wait "$EVPID" 2>/dev/null
-		EVPID=
-	fi
 	teardown_world
-}
-
-# Start `schedctl events --json` in the background, writing to $T/events.
-subscribe() {
-	ctl --json events >"$T/events" 2>"$T/events.err" &
-	EVPID=$!
 }
 
 # The pids of the forker's children, from its log lines "fake: child pid P".

@@ -6,13 +6,6 @@ load helpers
 
 teardown() { teardown_world; }
 
-# Collect events in the background; $T/events gets one JSON object per line.
-subscribe() {
-	ctl events --json >"$T/events" &
-	# the subscription is live once the daemon counts it; a status round trip is enough
-	sleep 0.2
-}
-
 events_named() { # the names of the events seen so far, one per line
 	python3 -c '
 import json, sys

@@ -11,11 +11,6 @@ setup() {
 }
 
 teardown() {
-	if [ -n "${BGPID:-}" ]; then
-		kill "$BGPID" 2>/dev/null
-		wait "$BGPID" 2>/dev/null
-		BGPID=
-	fi
 	teardown_world
 }
 
@@ -189,6 +184,7 @@ for i, r in enumerate(rs, 1):
 	start_daemon
 	ctl -q attach slower &
 	BGPID=$!
+	BG_PIDS+=("$BGPID")
 	eventually 5 state_is starting
 	t0=$(now_ms)
 	run --separate-stderr ctl --json status
@@ -228,6 +224,7 @@ for i, r in enumerate(rs, 1):
 	# the running one, not queued
 	ctl -q attach slower &
 	BGPID=$!
+	BG_PIDS+=("$BGPID")
 	eventually 5 state_is starting
 	# 20 more on 20 connections at once; then, with the queue full, schedctl itself
 	run python3 - "$SOCK" "$SCHEDCTL" <<'PY'
