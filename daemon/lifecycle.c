@@ -443,7 +443,7 @@ attach_failed(struct lifecycle *lc, enum proto_err err, const char *msg, cJSON *
 	if (op->stage == 2) {
 		/* The rollback failed too: report the replace's own error. */
 		cJSON_Delete(extra);
-		extra = op->fail_extra;
+		extra = op->fail_extra != NULL ? op->fail_extra : cJSON_CreateObject();
 		op->fail_extra = NULL;
 		cJSON_AddBoolToObject(extra, "rolled_back", false);
 		op_reply(lc, op->fail, op->fail_msg, extra);
@@ -788,6 +788,8 @@ after_failed_start(struct lifecycle *lc, enum proto_err disable_err)
 	op->target = lc->cur;
 	lc->cur = NULL;
 	slot_clear(lc);
+	if (op->target->kind == KIND_SCHED_EXT)
+		lc->kernel_lagging = true; /* disabled, or not within disable_timeout */
 	OPS->persist(CTX);
 	attach_failed(lc, err, msg, extra);
 	free(msg);
@@ -1017,10 +1019,10 @@ start_op(struct lifecycle *lc)
 	struct lc_op *op = &lc->op;
 	char err[256];
 	enum proto_err e;
-	bool user = op->rq.token != 0 || !is_policy_request(&op->rq);
 
 	op->t0_ms = OPS->now_ms(CTX);
-	if (user && op->rq.token != 0)
+	/* A request from someone starts the restart policy afresh. */
+	if (op->rq.token != 0)
 		policy_reset(lc);
 
 	switch (op->rq.cmd) {

@@ -135,6 +135,13 @@ shutdown_begin(void)
 }
 
 static void
+config_warnings(const struct config *c)
+{
+	if (c->control_group != NULL && !c->has_group)
+		log_warnx("control.group \"%s\" does not exist: no group may control", c->control_group);
+}
+
+static void
 reload(void)
 {
 	struct config c;
@@ -147,6 +154,7 @@ reload(void)
 	}
 	config_free(&D.cfg);
 	D.cfg = c;
+	config_warnings(&D.cfg);
 	config_policy(&D.cfg, &p);
 	lc_set_policy(&D.lc, &p);
 	log_info("reloaded %s", D.config_path);
@@ -255,10 +263,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (opt.check) {
+		config_warnings(&D.cfg);
 		config_free(&D.cfg);
 		printf("%s: ok\n", opt.config);
 		return 0;
 	}
+	config_warnings(&D.cfg);
 	D.run_dir = opt.run_dir;
 	D.log_dir = opt.log_dir;
 	D.scx_root = opt.scx_root != NULL ? opt.scx_root : SCX_DEFAULT_ROOT;
