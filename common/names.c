@@ -105,15 +105,14 @@ text_sanitize(char *s)
 	unsigned char *p = (unsigned char *)s;
 
 	while (*p != '\0') {
-		size_t n;
-		if (*p < 0x20 || *p == 0x7F) {
-			*p++ = '?';
-		} else if (*p < 0x80) {
-			p++;
-		} else if ((n = utf8_char(p)) > 0) {
+		size_t n = 0;
+		if (*p >= 0x20 && *p < 0x7F)
+			n = 1;
+		else if (*p >= 0x80)
+			n = utf8_char(p);
+		if (n > 0)
 			p += n;
-		} else {
-			*p++ = '?';
-		}
+		else
+			*p++ = '?'; /* a control character, or not UTF-8 */
 	}
 }

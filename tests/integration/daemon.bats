@@ -246,15 +246,6 @@ s.close()
 	alive "$(ctl --json status | jget .pid)"
 }
 
-# Run schedctl as nobody (uid/gid 65534), with no supplementary groups.
-as_nobody() {
-	python3 -c '
-import os, sys
-os.setgroups([]); os.setgid(65534); os.setuid(65534)
-os.execv(sys.argv[1], sys.argv[1:])
-' "$SCHEDCTL" -s "$SOCK" "$@"
-}
-
 @test "an unprivileged caller may read but not attach, detach or kill: exit 6" {
 	chmod 0755 "$T"
 	start_daemon

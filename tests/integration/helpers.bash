@@ -72,6 +72,14 @@ ctl() {
 	"$SCHEDCTL" -s "$SOCK" "$@"
 }
 
+# schedctl as nobody (uid and gid 65534, no other groups). setpriv finds the program
+# before it drops root, so the checkout may be anywhere; the socket's directories must
+# be searchable ($T is made 0755 for it).
+as_nobody() {
+	chmod 0755 "$T" "$T/run"
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$SCHEDCTL" -s "$SOCK" "$@"
+}
+
 # Field of a JSON document on stdin, e.g. jget .scheduler.name
 jget() {
 	python3 -c '

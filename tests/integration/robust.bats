@@ -124,11 +124,6 @@ PY
 	[ ! -e "$SOCK" ]
 }
 
-# Run schedctl as nobody (uid 65534, group nogroup).
-as_nobody() {
-	setpriv --reuid=65534 --regid=65534 --clear-groups "$SCHEDCTL" -s "$SOCK" "$@"
-}
-
 @test "authorization: anyone may read, only root, control.users or control.group may act" {
 	world
 	chmod 755 "$T" "$T/run"
