@@ -3,7 +3,7 @@
 # shellcheck shell=bash
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-B=${BUILD_DIR:-$TOP/build}
+B=$(cd "${BUILD_DIR:-$TOP/build}" && pwd) # absolute: tests change directory
 SCHEDLIFED=$B/schedlifed
 SCHEDCTL=$B/schedctl
 FAKE=$B/fake_sched
