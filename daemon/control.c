@@ -49,7 +49,9 @@ static int nclients;
 static uint64_t next_client_id = 1;
 static struct timer deadline_timer;
 static int64_t deadline_armed; /* when the timer fires; 0: disarmed */
-static int64_t last_trim_ms;
+/* A second after the last client leaves, give the heap back: once, not periodically. */
+#define TRIM_DELAY_MS 1000
+static struct timer trim_timer;
 
 static void client_close(struct client *c);
 static void client_process(struct client *c);
@@ -236,11 +238,16 @@ client_close(struct client *c)
 	free(c);
 	nclients--;
 	deadline_rearm();
-	/* After a burst of clients, give their buffers back (at most once a second). */
-	if (nclients == 0 && mono_ms() - last_trim_ms >= 1000) {
-		malloc_trim(0);
-		last_trim_ms = mono_ms();
-	}
+	if (nclients == 0)
+		timer_arm_ms(&trim_timer, TRIM_DELAY_MS);
+}
+
+static void
+trim_fired(struct timer *t)
+{
+	(void)t;
+	if (nclients == 0)
+		malloc_trim(0); /* the buffers of a burst of clients */
 }
 
 /*
@@ -685,7 +692,8 @@ control_listen(const char *path)
 	}
 	listen_w.fd = fd;
 	listen_w.fn = accept_ready;
-	if (loop_add(&listen_w, EPOLLIN) < 0 || timer_init(&deadline_timer, deadline_fired, NULL) < 0) {
+	if (loop_add(&listen_w, EPOLLIN) < 0 || timer_init(&deadline_timer, deadline_fired, NULL) < 0 ||
+	    timer_init(&trim_timer, trim_fired, NULL) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -706,4 +714,5 @@ control_close(void)
 		listen_w.fd = -1;
 	}
 	timer_close(&deadline_timer);
+	timer_close(&trim_timer);
 }
