@@ -56,12 +56,6 @@ static struct timer trim_timer;
 static void client_close(struct client *c);
 static void client_process(struct client *c);
 
-int
-control_clients(void)
-{
-	return nclients;
-}
-
 static struct client *
 client_find(uint64_t id)
 {
