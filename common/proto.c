@@ -291,6 +291,27 @@ proto_response_ok(const cJSON *id, cJSON *result, size_t *len)
 }
 
 char *
+proto_response_ok_text(const cJSON *id, const char *result, size_t *len)
+{
+	char *idtext = NULL, *line;
+	size_t n;
+	int w;
+
+	if (id != NULL && (idtext = cJSON_PrintUnformatted(id)) == NULL)
+		return NULL;
+	n = strlen(result) + (idtext != NULL ? strlen(idtext) : 0) + 32;
+	if ((line = malloc(n)) != NULL) {
+		/* the key order of respond(): id, ok, result */
+		w = snprintf(line, n, "{%s%s%s\"ok\":true,\"result\":%s}\n", idtext ? "\"id\":" : "",
+			     idtext ? idtext : "", idtext ? "," : "", result);
+		if (len != NULL)
+			*len = (size_t)w;
+	}
+	free(idtext);
+	return line;
+}
+
+char *
 proto_response_error(const cJSON *id, enum proto_err code, const char *message, cJSON *extra,
 		     size_t *len)
 {

@@ -131,6 +131,8 @@ char *proto_response_ok(const cJSON *id, cJSON *result, size_t *len);
 char *proto_response_error(const cJSON *id, enum proto_err code, const char *message,
 			   cJSON *extra, size_t *len);
 char *proto_line(const cJSON *obj, size_t *len);
+/* The same as proto_response_ok, around a result already printed as JSON text. */
+char *proto_response_ok_text(const cJSON *id, const char *result, size_t *len);
 
 /* A whole JSON number in [min, max] into *out: 0, or -1 (JSON numbers are doubles). */
 int json_get_int(const cJSON *item, int64_t min, int64_t max, int64_t *out);

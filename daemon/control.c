@@ -166,7 +166,6 @@ send_ok(struct client *c, const cJSON *id, cJSON *result)
  * built once and kept until something changes or the turn ends.
  */
 static char *status_text;
-static size_t status_len;
 
 void
 control_forget_status(void)
@@ -178,8 +177,8 @@ control_forget_status(void)
 static void
 send_status(struct client *c, const cJSON *id)
 {
-	char *idtext = NULL, *line;
-	size_t idlen, len;
+	size_t len;
+	char *line;
 	cJSON *st;
 
 	if (status_text == NULL) {
@@ -188,20 +187,9 @@ send_status(struct client *c, const cJSON *id)
 		cJSON_Delete(st);
 		if (status_text == NULL)
 			return;
-		status_len = strlen(status_text);
 	}
-	if (id != NULL && (idtext = cJSON_PrintUnformatted(id)) == NULL)
-		return;
-	idlen = idtext != NULL ? strlen(idtext) : 0;
-	/* {"id":ID,"ok":true,"result":STATUS}\n, as proto_response_ok would write it */
-	len = idlen + status_len + 32;
-	if ((line = malloc(len)) != NULL) {
-		int n = snprintf(line, len, "{%s%s%s\"ok\":true,\"result\":%s}\n",
-				 idtext ? "\"id\":" : "", idtext ? idtext : "", idtext ? "," : "",
-				 status_text);
-		client_send(c, line, (size_t)n);
-	}
-	free(idtext);
+	line = proto_response_ok_text(id, status_text, &len);
+	client_send(c, line, len);
 }
 
 static void

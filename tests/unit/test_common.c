@@ -909,6 +909,30 @@ test_error_message_stays_utf8(void **state)
 	assert_string_equal(copy, err); /* already clean */
 }
 
+/* The status fast path writes exactly what proto_response_ok would. */
+static void
+test_response_ok_text_matches(void **state)
+{
+	const char *ids[] = {NULL, "7", "\"req-1\"", "{\"a\":[1,2]}"};
+	cJSON *result = cJSON_Parse("{\"state\":\"attached\",\"pid\":42,\"args\":[\"-v\"]}");
+	char *text = cJSON_PrintUnformatted(result);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		cJSON *id = ids[i] != NULL ? cJSON_Parse(ids[i]) : NULL;
+		size_t la, lb;
+		char *a = proto_response_ok(id, cJSON_Duplicate(result, true), &la);
+		char *b = proto_response_ok_text(id, text, &lb);
+		assert_string_equal(a, b);
+		assert_int_equal(la, lb);
+		free(a);
+		free(b);
+		cJSON_Delete(id);
+	}
+	free(text);
+	cJSON_Delete(result);
+}
+
 int
 main(void)
 {
@@ -917,6 +941,7 @@ main(void)
 		cmocka_unit_test(test_duration_parse_bad),
 		cmocka_unit_test(test_duration_format),
 		cmocka_unit_test(test_text_sanitize),
+		cmocka_unit_test(test_response_ok_text_matches),
 		cmocka_unit_test(test_error_message_stays_utf8),
 		cmocka_unit_test(test_duration_round_trip),
 		cmocka_unit_test(test_sched_name_valid),
