@@ -68,6 +68,13 @@ start_daemon() {
 	}
 }
 
+# SIGKILL the daemon, as a crash would, and reap it.
+crash_daemon() {
+	kill -KILL "$DPID"
+	wait "$DPID" 2>/dev/null || true
+	DPID=
+}
+
 ctl() {
 	"$SCHEDCTL" -s "$SOCK" "$@"
 }

@@ -20,6 +20,14 @@ line_field() {
 	field "$2"
 }
 
+# Start attaching "slower" from the background; back once the slot says starting.
+attach_slower_in_background() {
+	ctl -q attach slower &
+	BGPID=$!
+	BG_PIDS+=("$BGPID")
+	eventually 5 state_is starting
+}
+
 # A sched_ext entry that takes 3 s to enable: long enough to fill a queue behind it.
 add_slower() {
 	add_scheduler "{\"name\": \"slower\", \"path\": \"$FAKE\", \"args\": [\"--root\", \"$SCX\", \"--ops\", \"slower\", \"--enable-after\", \"3s\"], \"ops\": \"slower\", \"startup_timeout\": \"10s\"}"
@@ -182,10 +190,7 @@ for i, r in enumerate(rs, 1):
 	add_slower
 	stop_daemon
 	start_daemon
-	ctl -q attach slower &
-	BGPID=$!
-	BG_PIDS+=("$BGPID")
-	eventually 5 state_is starting
+	attach_slower_in_background
 	t0=$(now_ms)
 	run --separate-stderr ctl --json status
 	t1=$(now_ms)
@@ -222,10 +227,7 @@ for i, r in enumerate(rs, 1):
 	stop_daemon
 	start_daemon
 	# the running one, not queued
-	ctl -q attach slower &
-	BGPID=$!
-	BG_PIDS+=("$BGPID")
-	eventually 5 state_is starting
+	attach_slower_in_background
 	# 20 more on 20 connections at once; then, with the queue full, schedctl itself
 	run python3 - "$SOCK" "$SCHEDCTL" <<'PY'
 import json, socket, subprocess, sys, time

@@ -14,8 +14,7 @@ status_field() { ctl --json status | jget "$1"; }
 	ctl attach fast
 	pid=$(status_field .pid)
 	seq=$(status_field .seq)
-	kill -KILL "$DPID"
-	wait "$DPID" 2>/dev/null || true
+	crash_daemon
 	alive "$pid"
 	start_daemon
 	run ctl --json status
@@ -44,8 +43,7 @@ status_field() { ctl --json status | jget "$1"; }
 	start_daemon
 	ctl attach fast
 	pid=$(status_field .pid)
-	kill -KILL "$DPID"
-	wait "$DPID" 2>/dev/null || true
+	crash_daemon
 	start_daemon
 	kill -KILL "$pid"
 	run ctl wait detached --timeout 5s
@@ -60,8 +58,7 @@ status_field() { ctl --json status | jget "$1"; }
 	start_daemon
 	ctl attach fast
 	pid=$(status_field .pid)
-	kill -KILL "$DPID"
-	wait "$DPID" 2>/dev/null || true
+	crash_daemon
 	kill -KILL "$pid"
 	eventually 5 sh -c "[ \"\$(cat '$SCX/state')\" = disabled ]"
 	start_daemon
@@ -77,8 +74,7 @@ status_field() { ctl --json status | jget "$1"; }
 	start_daemon
 	ctl attach fast
 	pid=$(status_field .pid)
-	kill -KILL "$DPID"
-	wait "$DPID" 2>/dev/null || true
+	crash_daemon
 	kill -KILL "$pid"
 	eventually 5 sh -c "[ \"\$(cat '$SCX/state')\" = disabled ]"
 	# Point state.json at an unrelated live process, as if the pid had been reused.
