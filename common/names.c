@@ -2,6 +2,7 @@
 #include "names.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,35 +36,89 @@ static const struct {
 	{SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
 	{SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"}, {SIGCHLD, "SIGCHLD"},
 	{SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"}, {SIGTSTP, "SIGTSTP"}, {SIGXCPU, "SIGXCPU"},
-	{SIGXFSZ, "SIGXFSZ"}, {SIGSYS, "SIGSYS"},   {SIGWINCH, "SIGWINCH"},
+	{SIGXFSZ, "SIGXFSZ"}, {SIGSYS, "SIGSYS"},   {SIGWINCH, "SIGWINCH"}, {SIGURG, "SIGURG"},
+	{SIGTTIN, "SIGTTIN"}, {SIGTTOU, "SIGTTOU"}, {SIGIO, "SIGIO"},     {SIGPWR, "SIGPWR"},
+	{SIGPROF, "SIGPROF"}, {SIGVTALRM, "SIGVTALRM"}, {SIGSTKFLT, "SIGSTKFLT"},
 };
+
+/* A whole decimal number from 0 to 999 that ends the string: it, or -1. */
+static long
+small_number(const char *s)
+{
+	char *end;
+	long n;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	n = strtol(s, &end, 10);
+	return (*end == '\0' && n < 1000) ? n : -1;
+}
+
+/* The real-time signals as kill(1) names them: RTMIN, RTMIN+N, RTMAX-N, RTMAX. */
+static int
+rt_parse(const char *s)
+{
+	long n = 0;
+
+	if (strncasecmp(s, "RTMIN", 5) == 0) {
+		if (s[5] != '\0' && (s[5] != '+' || (n = small_number(s + 6)) < 0))
+			return -1;
+		n += SIGRTMIN;
+	} else if (strncasecmp(s, "RTMAX", 5) == 0) {
+		if (s[5] != '\0' && (s[5] != '-' || (n = small_number(s + 6)) < 0))
+			return -1;
+		n = SIGRTMAX - n;
+	} else {
+		return -1;
+	}
+	return (n >= SIGRTMIN && n <= SIGRTMAX) ? (int)n : -1;
+}
 
 int
 signal_parse(const char *s)
 {
-	char *end;
 	long n;
 
 	if (s == NULL || *s == '\0')
 		return -1;
 	if (*s >= '0' && *s <= '9') {
-		n = strtol(s, &end, 10);
-		return (*end == '\0' && n > 0 && n < NSIG) ? (int)n : -1;
+		n = small_number(s);
+		return (n > 0 && n < NSIG) ? (int)n : -1;
+	}
+	if (strncasecmp(s, "SIG", 3) == 0) {
+		s += 3;
+		if (*s >= '0' && *s <= '9') { /* "SIG32", as signal_name says it */
+			n = small_number(s);
+			return (n >= 32 && n < SIGRTMIN) ? (int)n : -1;
+		}
 	}
 	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
-		if (strcasecmp(s, signals[i].name) == 0 || strcasecmp(s, signals[i].name + 3) == 0)
+		if (strcasecmp(s, signals[i].name + 3) == 0)
 			return signals[i].sig;
 	}
-	return -1;
+	return rt_parse(s);
 }
 
 const char *
 signal_name(int sig)
 {
+	/* Names of the numbers past the table, made once: "SIGRTMIN+N" or "SIG32". */
+	static char extra[NSIG][24];
+
 	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
 		if (signals[i].sig == sig)
 			return signals[i].name;
-	return "SIG?";
+	if (sig < 32 || sig >= NSIG || sig > SIGRTMAX)
+		return "SIG?";
+	if (extra[sig][0] == '\0') {
+		if (sig < SIGRTMIN) /* kept by the C library for its threads: no name */
+			snprintf(extra[sig], sizeof(extra[sig]), "SIG%d", sig);
+		else if (sig == SIGRTMIN)
+			snprintf(extra[sig], sizeof(extra[sig]), "SIGRTMIN");
+		else
+			snprintf(extra[sig], sizeof(extra[sig]), "SIGRTMIN+%d", sig - SIGRTMIN);
+	}
+	return extra[sig];
 }
 
 /* The length of the valid UTF-8 character at s, or 0. */

@@ -9,9 +9,11 @@
 /* [A-Za-z0-9][A-Za-z0-9_.+-]{0,63} */
 bool sched_name_valid(const char *name);
 
-/* "TERM", "SIGTERM", "term" or "15" to a signal number; -1 if unknown. */
+/* "TERM", "SIGTERM", "term", "15", "RTMIN+3" or "SIGRTMAX-2" to a signal number; -1 if
+ * unknown. */
 int signal_parse(const char *s);
-/* "SIGTERM" for 15; "SIG?" for a number without a name. */
+/* "SIGTERM" for 15, "SIGRTMIN+N" for a real-time signal (as kill(1) names them), "SIG32"
+ * for one the C library keeps; "SIG?" for a number that is no signal. */
 const char *signal_name(int sig);
 
 /*

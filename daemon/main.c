@@ -232,9 +232,22 @@ notify_ready(void)
 	unsetenv("NOTIFY_SOCKET");
 }
 
+/* Create dir with mode, and its missing parents 0755, as mkdir -p does. */
 static void
 mkdir_or_die(const char *dir, mode_t mode)
 {
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		fatal("cannot create %s: path too long", dir);
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			fatal("cannot create %s", path);
+		*p = '/';
+	}
 	if (mkdir(dir, mode) < 0 && errno != EEXIST)
 		fatal("cannot create %s", dir);
 }
