@@ -121,9 +121,9 @@ signal_name(int sig)
 	return extra[sig];
 }
 
-/* The length of the valid UTF-8 character at s, or 0. */
+/* The length of the valid UTF-8 character at s (of avail bytes), or 0. */
 static size_t
-utf8_char(const unsigned char *s)
+utf8_char(const unsigned char *s, size_t avail)
 {
 	unsigned char c = s[0];
 	size_t n;
@@ -136,6 +136,8 @@ utf8_char(const unsigned char *s)
 	else if (c >= 0xF0 && c <= 0xF4)
 		n = 4;
 	else
+		return 0;
+	if (n > avail)
 		return 0;
 	/* No overlong forms, no surrogates, nothing past U+10FFFF. */
 	if (c == 0xE0)
@@ -154,17 +156,49 @@ utf8_char(const unsigned char *s)
 	return n;
 }
 
+bool
+utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, n;
+
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((n = utf8_char(p + i, len - i)) == 0)
+			return false;
+		i += n;
+	}
+	return true;
+}
+
+void
+utf8_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s, *end = p + strlen(s);
+
+	while (*p != '\0') {
+		size_t n = *p < 0x80 ? 1 : utf8_char(p, (size_t)(end - p));
+		if (n > 0)
+			p += n;
+		else
+			*p++ = '?';
+	}
+}
+
 void
 text_sanitize(char *s)
 {
-	unsigned char *p = (unsigned char *)s;
+	unsigned char *p = (unsigned char *)s, *end = p + strlen(s);
 
 	while (*p != '\0') {
 		size_t n = 0;
 		if (*p >= 0x20 && *p < 0x7F)
 			n = 1;
 		else if (*p >= 0x80)
-			n = utf8_char(p);
+			n = utf8_char(p, (size_t)(end - p));
 		if (n > 0)
 			p += n;
 		else

@@ -3,6 +3,7 @@
 #define SCHEDLIFE_NAMES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define SCHED_NAME_MAX 64
 
@@ -15,6 +16,13 @@ int signal_parse(const char *s);
 /* "SIGTERM" for 15, "SIGRTMIN+N" for a real-time signal (as kill(1) names them), "SIG32"
  * for one the C library keeps; "SIG?" for a number that is no signal. */
 const char *signal_name(int sig);
+
+/* Is s (len bytes) valid UTF-8 (RFC 3629: no overlong forms, no surrogates)? */
+bool utf8_valid(const char *s, size_t len);
+
+/* Make s valid UTF-8 in place: each byte that is not part of a valid character becomes
+ * '?' (a scheduler's log line may hold anything; JSON escapes the control characters). */
+void utf8_sanitize(char *s);
 
 /*
  * Make text safe to show, in place: bytes that are not valid UTF-8 (a character cut by

@@ -101,7 +101,8 @@ int proto_err_lookup(const char *name); /* E_INTERNAL when unknown */
 /* A parsed request. Strings point into root, which the request owns. */
 struct proto_request {
 	cJSON *root;
-	const cJSON *id; /* echoed back as it came; NULL when absent */
+	const cJSON *id; /* echoed back byte for byte (id_raw); NULL when absent */
+	cJSON *id_raw;	 /* a raw cJSON item holding the id's text from the line */
 	enum proto_cmd cmd;
 	const char *name;
 	const cJSON *args; /* array of strings, or NULL */

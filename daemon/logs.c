@@ -14,6 +14,7 @@
 
 #include "control.h"
 #include "loop.h"
+#include "names.h"
 
 /* How much of a log's end is read for its tail and reason. */
 #define TAIL_BYTES ((size_t)64 * 1024)
@@ -64,11 +65,14 @@ log_tail(const char *path, int n, char **reason)
 			cJSON *s = cJSON_CreateString("");
 			free(s->valuestring);
 			s->valuestring = strndup(p, len);
+			if (s->valuestring != NULL)
+				utf8_sanitize(s->valuestring);
 			cJSON_InsertItemInArray(lines, 0, s);
 			count++;
 		}
-		if (reason != NULL && *reason == NULL && strncmp(p, "EXIT: ", 6) == 0)
-			*reason = strndup(p + 6, len - 6);
+		if (reason != NULL && *reason == NULL && strncmp(p, "EXIT: ", 6) == 0 &&
+		    (*reason = strndup(p + 6, len - 6)) != NULL)
+			utf8_sanitize(*reason);
 		if (count >= n && (reason == NULL || *reason != NULL))
 			break;
 		if (p == start)
@@ -190,6 +194,7 @@ follow_ready(struct watch *w, uint32_t events)
 			if (buf[i] == '\n' || f->partlen == sizeof(f->part) - 1) {
 				f->part[f->partlen] = '\0';
 				f->partlen = 0;
+				utf8_sanitize(f->part);
 				/* A client too far behind is closed, and f with it. */
 				if (control_follow_line(f->token, f->part) < 0)
 					return;

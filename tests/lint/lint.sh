@@ -9,7 +9,7 @@ not_ok() { n=$((n + 1)); failed=$((failed + 1)); printf 'not ok %d - %s\n' "$n" 
 
 mapfile -t c_files < <(git ls-files '*.c' 2>/dev/null || find common daemon cmd tests bench -name '*.c')
 mapfile -t sh_files < <(git ls-files 'tools/*' 'tests/*.sh' 'tests/run-all' 'bench/run' '.ci/run' \
-	'tests/integration/*.bash' 'dist/*completion*' 2>/dev/null)
+	'tests/integration/*.bash' 'tests/adversarial/*.bash' 'dist/*completion*' 2>/dev/null)
 defs=(-D_GNU_SOURCE -DSCHEDLIFE_VERSION='"lint"' -Icommon -Idaemon -Icmd)
 
 # variableScope is off: declarations go at the top of a function, as in OpenBSD's code.

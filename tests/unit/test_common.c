@@ -276,8 +276,10 @@ test_request_every_command(void **state)
 			fail_msg("%s: %s", line, err);
 		assert_int_equal(req.cmd, i);
 		assert_int_equal(proto_cmd_lookup(proto_cmds[i].name), i);
-		assert_true(cJSON_IsNumber(req.id));
-		assert_int_equal(req.id->valueint, i);
+		assert_true(cJSON_IsRaw(req.id)); /* its text, echoed byte for byte */
+		char want[16];
+		snprintf(want, sizeof(want), "%d", i);
+		assert_string_equal(req.id->valuestring, want);
 		/* the defaults */
 		assert_true(req.wait);
 		assert_int_equal(req.grace_ms, -1);
@@ -483,19 +485,43 @@ test_request_id_echo(void **state)
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		assert_int_not_equal(parse_req(lines[i], &req, err, sizeof(err)), E_OK);
 		assert_non_null(req.id);
-		assert_true(cJSON_IsNumber(req.id));
-		assert_int_equal(req.id->valueint, 42);
+		assert_string_equal(req.id->valuestring, "42");
 		proto_request_free(&req);
 	}
-	/* any JSON value is an id, echoed as it came */
-	assert_int_equal(parse_req("{\"id\": {\"a\": [1, \"x\"]}, \"cmd\": \"nope\"}", &req, err,
-				   sizeof(err)),
-			 E_UNKNOWN_COMMAND);
-	assert_true(cJSON_IsObject(req.id));
+	/* a string, a number or null, echoed byte for byte; nothing else */
+	static const char *const not_ids[] = {"{\"a\": [1]}", "[1]", "true", "01", "+1", "1.",
+					      ".5", "1e", "-"};
+	for (size_t i = 0; i < sizeof(not_ids) / sizeof(not_ids[0]); i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "{\"id\": %s, \"cmd\": \"hello\"}", not_ids[i]);
+		assert_int_equal(parse_req(line, &req, err, sizeof(err)), E_BAD_REQUEST);
+		assert_null(req.id);
+		proto_request_free(&req);
+	}
+	/* NUL and other control characters: cJSON takes them as blanks; a request may not */
+	assert_int_equal(proto_request_parse("{\"id\"\0: 1, \"cmd\": \"hello\"}", 26, &req, err,
+					     sizeof(err)),
+			 E_BAD_REQUEST);
 	proto_request_free(&req);
 	assert_int_equal(parse_req("{\"id\": \"abc\", \"cmd\": \"hello\"}", &req, err, sizeof(err)),
 			 E_OK);
-	assert_string_equal(req.id->valuestring, "abc");
+	assert_string_equal(req.id->valuestring, "\"abc\"");
+	proto_request_free(&req);
+	static const char *const exact[] = {"9007199254740993", "1e400", "\"a\\u0000b\"", "7.50",
+					    "-0", "\"\\\"}\"", "null", "-0.0E+05"};
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++) {
+		char line[128], *resp;
+		snprintf(line, sizeof(line), "{\"cmd\": \"hello\", \"id\" : %s }", exact[i]);
+		assert_int_equal(parse_req(line, &req, err, sizeof(err)), E_OK);
+		assert_string_equal(req.id->valuestring, exact[i]);
+		resp = proto_response_ok(req.id, NULL, NULL);
+		assert_non_null(strstr(resp, exact[i]));
+		free(resp);
+		proto_request_free(&req);
+	}
+	/* an escaped key would be found by cJSON but not by the scan: refused, not guessed */
+	assert_int_equal(parse_req("{\"\\u0069d\": 1, \"cmd\": \"hello\"}", &req, err, sizeof(err)),
+			 E_BAD_REQUEST);
 	proto_request_free(&req);
 	/* no id to echo from a line that is not an object */
 	assert_int_equal(parse_req("{\"id\": 1,", &req, err, sizeof(err)), E_BAD_REQUEST);
@@ -671,7 +697,7 @@ test_request_new_round_trip(void **state)
 	assert_one_line(line, len);
 	assert_int_equal(proto_request_parse(line, len - 1, &req, err, sizeof(err)), E_OK);
 	assert_int_equal(req.cmd, CMD_ATTACH);
-	assert_int_equal(req.id->valueint, 12);
+	assert_string_equal(req.id->valuestring, "12");
 	assert_string_equal(req.name, "scx_simple");
 	proto_request_free(&req);
 	free(line);
@@ -897,6 +923,36 @@ test_text_sanitize(void **state)
 	}
 }
 
+/* Log lines keep their control characters (JSON escapes them); only bad UTF-8 goes. */
+static void
+test_utf8_sanitize(void **state)
+{
+	static const struct {
+		const char *in, *out;
+		bool valid;
+	} cases[] = {
+		{"plain\ttab\x1b[1m", "plain\ttab\x1b[1m", true},
+		{"caf\xc3\xa9 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xf0\x9f\x98\x80", true},
+		{"cut \xc3", "cut ?", false},
+		{"\xff\xfe binary", "?? binary", false},
+		{"surrogate \xed\xa0\x80", "surrogate ???", false},
+		{"over\xc0\xaflong", "over??long", false},
+	};
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(utf8_valid(cases[i].in, strlen(cases[i].in)), cases[i].valid);
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		utf8_sanitize(buf);
+		assert_string_equal(buf, cases[i].out);
+		assert_true(utf8_valid(buf, strlen(buf)));
+	}
+	/* a character cut by the length given is not valid, though the bytes go on */
+	assert_false(utf8_valid("\xc3\xa9", 1));
+	assert_true(utf8_valid("a\0b", 3));
+}
+
 /* Found by fuzzing: "%.64s" cut a two-byte character, and the response was not UTF-8. */
 static void
 test_error_message_stays_utf8(void **state)
@@ -952,6 +1008,7 @@ main(void)
 		cmocka_unit_test(test_duration_parse_bad),
 		cmocka_unit_test(test_duration_format),
 		cmocka_unit_test(test_text_sanitize),
+		cmocka_unit_test(test_utf8_sanitize),
 		cmocka_unit_test(test_response_ok_text_matches),
 		cmocka_unit_test(test_error_message_stays_utf8),
 		cmocka_unit_test(test_duration_round_trip),
