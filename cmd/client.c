@@ -3,6 +3,7 @@
 
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,7 +113,12 @@ progress_clear(struct progress *p)
 static int
 unreachable(const char *path, int error)
 {
-	warnx("cannot reach schedlifed at %s: %s", path, strerror(error));
+	if (error == EAGAIN)
+		warnx("cannot reach schedlifed at %s: its queue of new connections is full "
+		      "(the daemon is not accepting)",
+		      path);
+	else
+		warnx("cannot reach schedlifed at %s: %s", path, strerror(error));
 	return EXIT_UNREACHABLE;
 }
 
@@ -138,13 +144,19 @@ client_connect(struct client *c, const char *path, int64_t retry_ms, bool progre
 	progress_start(&p, what, progress);
 
 	for (;;) {
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), error;
+		/* Non-blocking: a daemon that stopped accepting (its listen queue full) gives
+		 * EAGAIN at once, where a blocking connect would wait for ever. */
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), error;
 		int64_t left;
 
 		if (fd < 0)
 			return unreachable(path, errno);
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 			progress_clear(&p);
+			if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+				close(fd);
+				return unreachable(path, errno);
+			}
 			c->fd = fd;
 			return 0;
 		}
@@ -156,7 +168,8 @@ client_connect(struct client *c, const char *path, int64_t retry_ms, bool progre
 		}
 		left = retry_ms - (mono_ms() - start);
 		/* Not there yet (boot scripts start us early): try again until the time is up. */
-		if ((error != ENOENT && error != ECONNREFUSED && error != EINTR) || left <= 0) {
+		if ((error != ENOENT && error != ECONNREFUSED && error != EINTR && error != EAGAIN) ||
+		    left <= 0) {
 			progress_clear(&p);
 			return unreachable(path, error);
 		}

@@ -6,7 +6,14 @@ load helpers
 bats_require_minimum_version 1.5.0
 
 teardown() {
+	# a group a test made for itself
+	[ -z "${G:-}" ] || groupdel "$G" 2>/dev/null || true
 	teardown_world
+}
+
+# The file $1 has at least $2 lines.
+has_lines() {
+	[ "$(wc -l <"$1")" -ge "$2" ]
 }
 
 @test "an exit by a real-time signal is named as kill(1) names it, never SIG?" {
@@ -120,4 +127,131 @@ PY
 	all_json "$T/status"
 	grep -q '"reason":"also ??? bad"' "$T/status"
 	grep -q '"log_tail":\[[^]]*"more ?"' "$T/status"
+}
+
+@test "a daemon whose listen queue is full: schedctl says so and exits 3, never hangs" {
+	world
+	# A socket that listens and never accepts, its queue filled.
+	python3 - "$T/stuck.sock" <<'PY' &
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])
+s.listen(0)
+held = []
+while True:
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.setblocking(False)
+    try:
+        c.connect(sys.argv[1])
+    except BlockingIOError:
+        break
+    held.append(c)
+open(sys.argv[1] + ".full", "w").close()
+time.sleep(60)
+PY
+	BG_PIDS+=($!)
+	eventually 5 test -e "$T/stuck.sock.full"
+	run --separate-stderr timeout 10 "$SCHEDCTL" -s "$T/stuck.sock" status
+	[ "$status" -eq 3 ]
+	[[ "$stderr" == *"queue of new connections is full"* ]]
+	# --connect-timeout keeps trying for its time, then gives up the same way
+	t0=$(now_ms)
+	run --separate-stderr timeout 10 "$SCHEDCTL" -s "$T/stuck.sock" --connect-timeout 1s status
+	[ "$status" -eq 3 ]
+	[ $(($(now_ms) - t0)) -ge 900 ]
+}
+
+@test "connections: an error answer keeps the connection; an empty line is answered bad_request" {
+	world
+	start_daemon
+	run raw '' '{"id":1,"cmd":"nosuch"}' '{"id":2,"cmd":"attach"}' '{"id":3,"cmd":"hello"}'
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == '{"ok":false,"error":{"code":"bad_request"'* ]]
+	[[ "${lines[1]}" == '{"id":1,"ok":false,"error":{"code":"unknown_command"'* ]]
+	[[ "${lines[2]}" == '{"id":2,"ok":false,"error":{"code":"bad_request"'* ]]
+	[[ "${lines[3]}" == '{"id":3,"ok":true,'* ]]
+}
+
+@test "connections: lines written on a stream are ignored, and the stream goes on" {
+	world
+	start_daemon
+	python3 - "$SOCK" >"$T/stream" <<'PY' &
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.settimeout(10)
+f = s.makefile("rb")
+s.sendall(b'{"id":1,"cmd":"subscribe"}\n')
+print(f.readline().decode().strip(), flush=True)
+s.sendall(b'{"id":2,"cmd":"hello"}\n{"id":3,"cmd":"status"}\n')
+# the next line must be the attach's event, not an answer to 2 or 3
+print(f.readline().decode().strip(), flush=True)
+PY
+	BG_PIDS+=($!)
+	eventually 10 has_lines "$T/stream" 1 # subscribed (the lines follow at once)
+	sleep 0.2
+	ctl -q attach fast
+	eventually 5 has_lines "$T/stream" 2
+	[ "$(sed -n 1p "$T/stream")" = '{"id":1,"ok":true,"result":{}}' ]
+	[[ "$(sed -n 2p "$T/stream")" == '{"event":"attached",'* ]]
+}
+
+@test "control.users: a string is a user name, digits too; a number is a uid" {
+	world
+	# no user is called 4242 here, uid 4242 need not exist
+	! getent passwd 4242 >/dev/null
+	write_config '"control": {"users": ["4242"]},'
+	run --separate-stderr "$SCHEDLIFED" --check-config -c "$CONFIG"
+	[ "$status" -ne 0 ]
+	[[ "$stderr" == *'control.users[0]'*'unknown user "4242"'* ]]
+	write_config '"control": {"users": [4242, "nobody"]},'
+	run "$SCHEDLIFED" --check-config -c "$CONFIG"
+	[ "$status" -eq 0 ]
+}
+
+@test "control.group: members by the group database, supplementary too; a process's own extra groups do not count" {
+	world
+	G=schedlife-t$$
+	groupadd -U nobody "$G"
+	gid=$(getent group "$G" | cut -d: -f3)
+	write_config "\"control\": {\"group\": \"$G\"},"
+	start_daemon
+	chmod 0755 "$T" "$T/run"
+	# nobody is a supplementary member in /etc/group: allowed, without the group in hand
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$SCHEDCTL" -s "$SOCK" attach fast
+	st1=$status
+	ctl -q detach
+	groupdel "$G"
+	G=
+	[ "$st1" -eq 0 ]
+	# once out of the database, holding the gid as a supplementary group is not enough...
+	run setpriv --reuid=65534 --regid=65534 --groups="$gid" "$SCHEDCTL" -s "$SOCK" attach fast
+	[ "$status" -eq 6 ]
+	# ...but as the process's own gid it is
+	run setpriv --reuid=65534 --regid="$gid" --clear-groups "$SCHEDCTL" -s "$SOCK" attach fast
+	[ "$status" -eq 0 ]
+}
+
+@test "SCHEDLIFE_REASON is unset when the scheduler printed no EXIT: line" {
+	world
+	printf '#!/bin/sh\nenv | grep ^SCHEDLIFE_ >"%s/env.tmp"; mv "%s/env.tmp" "%s/env"\n' "$T" "$T" "$T" >"$T/hook"
+	chmod +x "$T/hook"
+	write_config "\"on_exit\": {\"exec\": [\"$T/hook\"]},"
+	start_daemon
+	ctl -q attach crashy
+	eventually 5 test -e "$T/env"
+	grep -q '^SCHEDLIFE_EXIT_SIGNAL=11$' "$T/env"
+	! grep -q '^SCHEDLIFE_REASON=' "$T/env"
+	! grep -q 'EXIT: ' "$T"/log/crashy.*.log
+}
+
+@test "schedctl version with no daemon: its own version, exit 3" {
+	world
+	run --separate-stderr "$SCHEDCTL" -s "$T/nothing.sock" version
+	[ "$status" -eq 3 ]
+	[[ "$output" == "schedctl "[0-9]* ]]
+	[[ "$stderr" == *"cannot reach schedlifed"* ]]
+	run --separate-stderr "$SCHEDCTL" -s "$T/nothing.sock" --json version
+	[ "$status" -eq 3 ]
+	[[ "$output" == '{"client_version":"'[0-9]*'"}' ]]
 }
