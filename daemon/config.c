@@ -166,15 +166,16 @@ walk_object(struct parser *p, const char *path, const cJSON *obj, const struct k
 	{
 		const struct key *k = NULL;
 
+		/* Errors name the key's own path: "schedulers[1].on_exit.bogus: unknown key". */
+		child_path(sub, sizeof(sub), path, item->string);
 		for (prev = obj->child; prev != item; prev = prev->next)
 			if (strcmp(prev->string, item->string) == 0)
-				return fail(p, path, "duplicate key \"%.64s\"", item->string);
+				return fail(p, sub, "duplicate key");
 		for (size_t i = 0; i < nkeys; i++)
 			if (strcmp(keys[i].name, item->string) == 0)
 				k = &keys[i];
 		if (k == NULL)
-			return fail(p, path, "unknown key \"%.64s\"", item->string);
-		child_path(sub, sizeof(sub), path, item->string);
+			return fail(p, sub, "unknown key");
 		if (k->fn(p, sub, item, target) < 0)
 			return -1;
 	}
@@ -667,11 +668,11 @@ entry_env(struct parser *p, const char *path, const cJSON *item, void *target)
 	{
 		if (!env_name_valid(v->string))
 			return fail(p, path, "invalid variable name \"%.64s\"", v->string);
+		child_path(sub, sizeof(sub), path, v->string);
 		for (prev = item->child; prev != v; prev = prev->next)
 			if (strcmp(prev->string, v->string) == 0)
-				return fail(p, path, "duplicate key \"%.64s\"", v->string);
+				return fail(p, sub, "duplicate key");
 		if (!cJSON_IsString(v)) {
-			child_path(sub, sizeof(sub), path, v->string);
 			return fail(p, sub, "must be a string");
 		}
 		n++;
@@ -719,12 +720,12 @@ entry_modes(struct parser *p, const char *path, const cJSON *item, void *target)
 		struct sched_mode *sm = &e->modes[n++];
 		if (!sched_name_valid(m->string))
 			return fail(p, path, "invalid mode name \"%.64s\"", m->string);
+		child_path(sub, sizeof(sub), path, m->string);
 		for (prev = item->child; prev != m; prev = prev->next)
 			if (strcmp(prev->string, m->string) == 0)
-				return fail(p, path, "duplicate key \"%.64s\"", m->string);
+				return fail(p, sub, "duplicate key");
 		if ((sm->name = strdup(m->string)) == NULL)
 			return fail(p, path, "out of memory");
-		child_path(sub, sizeof(sub), path, m->string);
 		if (get_strv(p, sub, m, &sm->args) < 0)
 			return -1;
 	}

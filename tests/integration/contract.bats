@@ -255,3 +255,28 @@ PY
 	[ "$status" -eq 3 ]
 	[[ "$output" == '{"client_version":"'[0-9]*'"}' ]]
 }
+
+@test "config errors read as schedlifed.json(5) shows them, each naming its key's own path" {
+	world
+	# The page's example lines, from its source
+	mapfile -t shown < <(awk '/^\.Bd -literal/ {n++; next} /^\.Ed/ && n == 1 {exit} n == 1' \
+		"$TOP/man/schedlifed.json.5")
+	[ "${#shown[@]}" -eq 4 ]
+	cat >"$T/configs" <<'JSON'
+{"schedulers": [{"name": "a", "path": "/bin/true"}, {"name": "b", "path": "/bin/true", "grace": "abc"}]}
+{"restart": {"burst": "x"}}
+{"schedulers": [{"name": "a", "path": "/bin/true", "modes": {"fast": [], "fast": []}}]}
+{"defaults": {"kil_mode": "group"}}
+JSON
+	local k # not i: bats's run sets that one
+	for k in 0 1 2 3; do
+		sed -n "$((k + 1))p" "$T/configs" >"$T/bad.json"
+		run --separate-stderr "$SCHEDLIFED" --check-config -c "$T/bad.json"
+		[ "$status" -eq 1 ]
+		[ "$stderr" = "schedlifed: $T/bad.json: ${shown[$k]}" ]
+	done
+	# the deepest: a key inside a scheduler's object
+	printf '%s\n' '{"schedulers": [{"name": "a", "path": "/bin/true"}, {"name": "b", "path": "/bin/true", "kind": "process", "bogus": 1}]}' >"$T/bad.json"
+	run --separate-stderr "$SCHEDLIFED" --check-config -c "$T/bad.json"
+	[ "$stderr" = "schedlifed: $T/bad.json: schedulers[1].bogus: unknown key" ]
+}
