@@ -644,6 +644,21 @@ start_abort(struct lifecycle *lc, enum proto_err err, const char *msg)
 
 static void stop_finish(struct lifecycle *lc, enum proto_err err);
 
+/* SIGKILL to the group, said as kill_escalated whether the grace ran out or was 0. */
+static void
+escalate(struct lifecycle *lc, int64_t waited_ms)
+{
+	struct lc_op *op = &lc->op;
+	cJSON *e;
+
+	OPS->signal(CTX, SIGKILL, true);
+	e = event_new(lc, "kill_escalated");
+	cJSON_AddNumberToObject(e, "grace_ms", (double)waited_ms);
+	OPS->emit(CTX, e);
+	op->phase = PH_STOP_KILL;
+	OPS->timer(CTX, T_KILL, LC_KILL_WAIT_MS);
+}
+
 static void
 begin_stop(struct lifecycle *lc, bool wait_disable)
 {
@@ -661,9 +676,7 @@ begin_stop(struct lifecycle *lc, bool wait_disable)
 	OPS->kernel_watch(CTX, KW_OFF);
 	OPS->persist(CTX);
 	if (stuck || grace == 0) {
-		OPS->signal(CTX, SIGKILL, true);
-		op->phase = PH_STOP_KILL;
-		OPS->timer(CTX, T_KILL, LC_KILL_WAIT_MS);
+		escalate(lc, 0);
 		return;
 	}
 	/* ESRCH means it is already dying: its exit is on its way. */
@@ -922,14 +935,8 @@ lc_on_timer(struct lifecycle *lc, enum lc_timer t)
 		}
 		break;
 	case T_GRACE:
-		if (op->phase == PH_STOP_GRACE) {
-			OPS->signal(CTX, SIGKILL, true);
-			cJSON *e = event_new(lc, "kill_escalated");
-			cJSON_AddNumberToObject(e, "grace_ms", (double)(OPS->now_ms(CTX) - op->stop_t0_ms));
-			OPS->emit(CTX, e);
-			op->phase = PH_STOP_KILL;
-			OPS->timer(CTX, T_KILL, LC_KILL_WAIT_MS);
-		}
+		if (op->phase == PH_STOP_GRACE)
+			escalate(lc, OPS->now_ms(CTX) - op->stop_t0_ms);
 		break;
 	case T_KILL:
 		if (op->phase == PH_STOP_KILL || op->phase == PH_START_ABORT)
@@ -1027,14 +1034,15 @@ start_op(struct lifecycle *lc)
 
 	switch (op->rq.cmd) {
 	case CMD_ATTACH:
-		if (lc->state != SLOT_DETACHED) {
-			op_fail(lc, E_ALREADY_ATTACHED, NULL, "%s is %s (pid %d)", lc->cur->name,
-				slot_state_name(lc->state), (int)lc->pid);
-			return;
-		}
+		/* The request first: a name that does not resolve is that, attached or not. */
 		e = OPS->resolve(CTX, &op->rq, &op->target, err, sizeof(err));
 		if (e != E_OK) {
 			attach_failed(lc, e, err, NULL);
+			return;
+		}
+		if (lc->state != SLOT_DETACHED) {
+			op_fail(lc, E_ALREADY_ATTACHED, NULL, "%s is %s (pid %d)", lc->cur->name,
+				slot_state_name(lc->state), (int)lc->pid);
 			return;
 		}
 		op->stage = 1;

@@ -280,3 +280,26 @@ JSON
 	run --separate-stderr "$SCHEDLIFED" --check-config -c "$T/bad.json"
 	[ "$stderr" = "schedlifed: $T/bad.json: schedulers[1].bogus: unknown key" ]
 }
+
+@test "attach of an unknown name while attached is unknown_scheduler (7), not already_attached" {
+	world
+	start_daemon
+	ctl -q attach fast
+	run --separate-stderr ctl --json attach NOSUCH
+	[ "$status" -eq 7 ]
+	[ "$(field .code)" = unknown_scheduler ]
+	run ctl attach fast2
+	[ "$status" -eq 4 ]
+}
+
+@test "kill --grace 0 says kill_escalated, with grace_ms 0, as it sends SIGKILL" {
+	world
+	start_daemon
+	subscribe
+	ctl -q attach fast
+	run --separate-stderr ctl --json kill --grace 0
+	[ "$status" -eq 0 ]
+	[ "$(field .exit.signal)" = 9 ]
+	eventually 5 grep -q '"event":"kill_escalated"' "$T/events"
+	grep '"event":"kill_escalated"' "$T/events" | grep -q '"grace_ms":0'
+}

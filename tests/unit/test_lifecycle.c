@@ -409,6 +409,9 @@ test_kill_grace_zero_is_sigkill_at_once(void **state)
 	attach_fast();
 	submit(CMD_KILL, NULL, 0);
 	assert_int_equal(F.sigs[0].sig, SIGKILL);
+	/* SIGKILL sent is SIGKILL said, a grace of 0 too */
+	assert_int_equal(F.nevents, 2);
+	assert_string_equal(F.events[1], "kill_escalated");
 	proc_exits(0, SIGKILL);
 	assert_string_equal(result_str("outcome"), "sigkill_escalation");
 }
@@ -490,6 +493,20 @@ test_queue_is_bounded(void **state)
 		submit(CMD_DETACH, NULL, -1);
 	struct lc_request rq = {.cmd = CMD_DETACH, .token = 9, .grace_ms = -1};
 	assert_int_equal(lc_submit(&LC, &rq), E_BUSY);
+}
+
+/* An unknown name is unknown_scheduler, attached or not: the request is checked first. */
+static void
+test_attach_unknown_while_attached(void **state)
+{
+	(void)state;
+	attach_fast();
+	submit(CMD_ATTACH, "unknown", -1);
+	assert_int_equal(F.reply_err, E_UNKNOWN_SCHEDULER);
+	assert_int_equal(LC.state, SLOT_ATTACHED);
+	submit(CMD_ATTACH, "other", -1);
+	assert_int_equal(F.reply_err, E_ALREADY_ATTACHED);
+	assert_int_equal(F.nspawn, 1);
 }
 
 static void
@@ -661,6 +678,7 @@ main(void)
 		T(test_detach_disable_timeout_empties_slot),
 		T(test_foreign_scheduler_in_status),
 		T(test_queue_is_bounded),
+		T(test_attach_unknown_while_attached),
 		T(test_replace_unknown_keeps_current),
 		T(test_replace_rollback),
 		T(test_restart_without_history),
