@@ -90,13 +90,18 @@ int_in(const cJSON *x, int64_t min, int64_t max, int64_t *out)
 static int64_t
 pid_max(void)
 {
-	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+	char buf[32], *end;
 	long long v = 0;
+	ssize_t n;
+	int fd = open("/proc/sys/kernel/pid_max", O_RDONLY | O_CLOEXEC);
 
-	if (f != NULL) {
-		if (fscanf(f, "%lld", &v) != 1)
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		v = strtoll(buf, &end, 10);
+		if (end == buf)
 			v = 0;
-		fclose(f);
 	}
 	return v > 1 ? v : 4194304; /* PID_MAX_LIMIT */
 }

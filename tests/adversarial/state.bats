@@ -28,17 +28,18 @@ file_state_is() { [ "$(file_state 2>/dev/null)" = "$1" ]; }
 
 @test "a scheduler still starting when the daemon dies comes back starting, attached once ready" {
 	world
+	add_scheduler "{\"name\": \"slower\", \"path\": \"$FAKE\", \"args\": [\"--root\", \"$SCX\", \"--ops\", \"slower\", \"--enable-after\", \"4s\"], \"ops\": \"slower\", \"startup_timeout\": \"20s\"}"
 	start_daemon
-	ctl attach slow --no-wait
+	ctl attach slower --no-wait
 	pid=$(status_field .pid)
 	[ "$(status_field .state)" = starting ]
 	crash_daemon
 	start_daemon
-	# not yet enabled (slow enables after 1 s): it must not be called attached
+	# not yet enabled (it enables after 4 s): it must not be called attached
 	[ "$(kstate)" != enabled ]
 	[ "$(status_field .state)" = starting ]
 	[ "$(status_field .pid)" = "$pid" ]
-	run ctl wait attached --timeout 10s
+	run ctl wait attached --timeout 15s
 	[ "$status" -eq 0 ]
 	[ "$(status_field .pid)" = "$pid" ]
 	[ "$(status_field .adopted)" = true ]
@@ -129,6 +130,7 @@ file_state_is() { [ "$(file_state 2>/dev/null)" = "$1" ]; }
 	kill -KILL "$pid"
 	eventually 5 sh -c "'$SCHEDCTL' -s '$SOCK' --json status | grep -q '\"persist_error\":\"'"
 	[ "$(file_state)" = attached ] # the old record stands
+	ctl status | grep -q "state file not written (retrying)"
 	daemon_holds
 	rm -f "$TMPFS/fill"
 	eventually 5 file_state_is detached
