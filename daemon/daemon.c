@@ -433,7 +433,7 @@ daemon_persist_checked(char *err, size_t errlen)
 		free(D.lc.persist_error);
 		D.lc.persist_error = strdup(err);
 		timer_arm_ms(&D.persist_retry, 1000);
-		control_state_changed();
+		control_forget_status();
 		return -1;
 	}
 	if (D.lc.persist_error != NULL) {
@@ -441,7 +441,7 @@ daemon_persist_checked(char *err, size_t errlen)
 		free(D.lc.persist_error);
 		D.lc.persist_error = NULL;
 		timer_disarm(&D.persist_retry);
-		control_state_changed();
+		control_forget_status();
 	}
 	return 0;
 }

@@ -1279,14 +1279,7 @@ record_lost(struct lifecycle *lc, struct lc_saved *s)
 	slot_clear(lc);
 	OPS->persist(CTX);
 	if (was == SLOT_STOPPING) {
-		/* Its stop was asked for; a replace or restart still has its attach to do. */
-		if ((s->op == CMD_REPLACE || s->op == CMD_RESTART) && s->target != NULL) {
-			resume_op(lc, s->op, s->target);
-			s->target = NULL;
-			lc->op.stopped = stop_result(lc, NULL, NULL);
-			lc->op.stage = 1;
-			begin_attach(lc);
-		}
+		/* Its stop was asked for: not an exit to act on (a replace attaches next). */
 		free(name);
 		return;
 	}
@@ -1320,6 +1313,15 @@ lc_restore(struct lifecycle *lc, struct lc_saved *s)
 		readopt(lc, s);
 	else if (s->id != NULL)
 		record_lost(lc, s);
+	if (lc->cur == NULL && !lc->running && s->target != NULL &&
+	    (s->op == CMD_REPLACE || s->op == CMD_RESTART)) {
+		/* A replace or restart whose old scheduler is gone: its attach is still to do. */
+		resume_op(lc, s->op, s->target);
+		s->target = NULL;
+		lc->op.stopped = stop_result(lc, NULL, NULL);
+		lc->op.stage = 1;
+		begin_attach(lc);
+	}
 	if (s->restart_pending && !lc->policy_pending && lc->cur == NULL && !lc->running) {
 		/* Due at the same wall-clock time as before; at once when overdue. */
 		int64_t left = s->restart_due_wall_ms - wall;

@@ -793,6 +793,21 @@ test_restore_replace_old_already_gone(void **state)
 }
 
 static void
+test_restore_replace_between_stop_and_spawn(void **state)
+{
+	struct lc_saved s = {.op = CMD_REPLACE, .state = SLOT_DETACHED};
+
+	(void)state;
+	s.target = make_identity("fast2", KIND_SCHED_EXT);
+	lc_restore(&LC, &s);
+	assert_int_equal(F.nspawn, 1);
+	assert_string_equal(LC.cur->name, "fast2");
+	kernel("enabled", "fast2");
+	advance(100);
+	assert_int_equal(LC.state, SLOT_ATTACHED);
+}
+
+static void
 test_restore_dead_runs_the_restart_policy(void **state)
 {
 	struct lc_policy p = {.action = ON_EXIT_RESTART, .delay_ms = 500, .max_delay_ms = 1000,
@@ -940,6 +955,7 @@ main(void)
 		T(test_restore_stopping_finishes_the_kill),
 		T(test_restore_replace_kills_old_attaches_new),
 		T(test_restore_replace_old_already_gone),
+		T(test_restore_replace_between_stop_and_spawn),
 		T(test_restore_dead_runs_the_restart_policy),
 		T(test_restore_dead_while_stopping_is_not_restarted),
 		T(test_pending_restart_is_saved_and_restored),
