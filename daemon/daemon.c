@@ -1,6 +1,7 @@
 /* The lifecycle's ops for real: processes, the kernel's files, timers, state.json. */
 #include "daemon.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -477,6 +478,42 @@ same_process(pid_t pid, int64_t start, const char *want_exe)
 	       proc_exe(pid, exe, sizeof(exe)) == 0 && strcmp(exe, want_exe) == 0;
 }
 
+/*
+ * After a bad state file: the processes whose output goes to one of our logs are
+ * schedulers an earlier daemon spawned. Named in the log, not adopted: nothing in the
+ * file can be trusted to say which one was in the slot, nor how to stop it.
+ */
+static void
+report_orphans(void)
+{
+	char fd1[64], target[PATH_MAX];
+	size_t dlen = strlen(D.log_dir);
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	ssize_t n;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || pid <= 1 || pid == (long)getpid())
+			continue;
+		snprintf(fd1, sizeof(fd1), "/proc/%ld/fd/1", pid);
+		n = readlink(fd1, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, D.log_dir, dlen) == 0 && target[dlen] == '/' &&
+		    strchr(target + dlen + 1, '/') == NULL && n > 4 &&
+		    strcmp(target + n - 4, ".log") == 0)
+			log_warnx("pid %ld writes to %s: a scheduler of an earlier schedlifed, left "
+				  "running and not supervised",
+				  pid, target);
+	}
+	closedir(d);
+}
+
 void
 daemon_restore(void)
 {
@@ -498,6 +535,7 @@ daemon_restore(void)
 				log_warn("cannot rename %s", D.state_path);
 			log_warnx("%s: %s; kept aside as %s, starting with an empty slot",
 				  D.state_path, why, bad);
+			report_orphans();
 		}
 		D.lc.next_seq = D.lc.seq = logs_seq;
 		daemon_persist();

@@ -220,6 +220,7 @@ PY
 	[ -f "$T/run/state.json.bad" ]
 	alive "$pid"
 	[ "$(status_field .foreign)" = true ]
+	grep -q "pid $pid writes to $T/log/fast.$seq.log" "$T/daemon.log"
 	run ctl attach fast
 	[ "$status" -ne 0 ]
 	[[ "$output" == *busy* ]]
