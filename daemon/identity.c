@@ -165,9 +165,12 @@ identity_to_state(const struct identity *id)
 	return o;
 }
 
-/* How long a string or a list from state.json may be: the file is input too. */
-#define STATE_STR_MAX 4096
-#define STATE_STRV_MAX 256
+/*
+ * How long a string or a list from state.json may be: the file is input too. Beyond
+ * anything a sane config gives (the config's own bound is its 1 MiB file).
+ */
+#define STATE_STR_MAX (64 * 1024)
+#define STATE_STRV_MAX 4096
 
 /* An integral number within [min, max]. */
 static bool
@@ -222,7 +225,7 @@ identity_from_state(const cJSON *o)
 
 	if (!cJSON_IsObject(o) || !str(o, "name", false, &name) || !sched_name_valid(name) ||
 	    !str(o, "path", false, &path) || path[0] == '\0' || !str(o, "ops", true, &ops) ||
-	    (ops != NULL && (ops[0] == '\0' || strlen(ops) >= 128)) ||
+	    (ops != NULL && ops[0] == '\0') ||
 	    !str(o, "mode", true, &mode) || !str(o, "kind", false, &kind) ||
 	    !str(o, "kill_mode", false, &km) || !strv_ok(o, "argv") || !strv_ok(o, "env") ||
 	    !strv_ok(o, "client_args") ||

@@ -14,7 +14,7 @@
 #include "duration.h"
 #include "proto.h"
 
-#define STATE_FILE_MAX (1 << 20)
+#define STATE_FILE_MAX (4 << 20)
 #define EXIT_STR_MAX 4096
 #define EXIT_TAIL_MAX 100
 
@@ -375,7 +375,7 @@ state_read(const char *path, const char *log_dir, struct state_file *sf, char *w
 		return -1;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size >= STATE_FILE_MAX) {
-		snprintf(why, whylen, "not a regular file under 1 MiB");
+		snprintf(why, whylen, "not a regular file under 4 MiB");
 		close(fd);
 		return -1;
 	}
