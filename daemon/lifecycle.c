@@ -254,10 +254,8 @@ lc_status(struct lifecycle *lc)
 cJSON *
 lc_state_json(const struct lifecycle *lc)
 {
-	cJSON *o = cJSON_CreateObject();
-
+	cJSON *o = cJSON_CreateObject(), *p, *a;
 	int64_t now = OPS->now_ms(CTX), wall = OPS->wall_ms(CTX);
-	cJSON *p, *a;
 
 	cJSON_AddNumberToObject(o, "version", 2);
 	cJSON_AddNumberToObject(o, "seq", (double)lc->next_seq);

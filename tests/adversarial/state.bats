@@ -190,6 +190,29 @@ hostile() {
 	! ls "$T/log" | grep -q -- '-'
 }
 
+@test "state.json as a FIFO, a symlink or a huge file: refused at once, kept aside" {
+	world
+	mkfifo "$T/run/state.json"
+	start_daemon # an open that waited for a writer would never get here
+	[ -p "$T/run/state.json.bad" ]
+	daemon_holds
+	stop_daemon
+	rm -f "$T/run/state.json" "$T/run/state.json.bad"
+	ln -s /etc/passwd "$T/run/state.json"
+	start_daemon
+	[ -L "$T/run/state.json.bad" ]
+	[ -f /etc/passwd ] && grep -q root /etc/passwd
+	daemon_holds
+	stop_daemon
+	rm -f "$T/run/state.json" "$T/run/state.json.bad"
+	head -c 5000000 /dev/zero | tr '\0' ' ' >"$T/run/state.json"
+	start_daemon
+	[ -f "$T/run/state.json.bad" ]
+	daemon_holds
+	ctl attach fast
+	daemon_holds "$(status_field .pid)"
+}
+
 @test "a state.json pointing its log elsewhere is refused" {
 	world
 	start_daemon
