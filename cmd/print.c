@@ -294,6 +294,8 @@ print_status(const cJSON *st)
 		const char *ops = str(se, "ops");
 		printf("foreign scheduler loaded: %s\n", ops != NULL ? ops : "unknown");
 	}
+	if (str(st, "persist_error") != NULL)
+		printf("state file not written (retrying): %s\n", str(st, "persist_error"));
 }
 
 static void

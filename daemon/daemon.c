@@ -1,6 +1,7 @@
 /* The lifecycle's ops for real: processes, the kernel's files, timers, state.json. */
 #include "daemon.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "logs.h"
 #include "names.h"
 #include "scx.h"
+#include "state.h"
 
 struct daemon D;
 
@@ -231,6 +233,13 @@ op_persist(void *ctx)
 	control_state_changed();
 }
 
+static int
+op_persist_now(void *ctx, char *err, size_t errlen)
+{
+	(void)ctx;
+	return daemon_persist_checked(err, errlen);
+}
+
 static void
 after_events(void)
 {
@@ -346,6 +355,8 @@ op_reboot(void *ctx)
 	reboot_now();
 }
 
+static void persist_retry(struct timer *t);
+
 const struct lc_ops daemon_ops = {
 	.now_ms = op_now,
 	.wall_ms = op_wall,
@@ -361,6 +372,7 @@ const struct lc_ops daemon_ops = {
 	.log_info = op_log_info,
 	.exit_hook = op_exit_hook,
 	.reboot = op_reboot,
+	.persist_now = op_persist_now,
 };
 
 int
@@ -378,116 +390,183 @@ daemon_setup(void)
 		if (timer_init(&D.timers[t], lc_timer_fired, NULL) < 0)
 			return -1;
 	if (timer_init(&D.poll_timer, kernel_poll, NULL) < 0 ||
-	    timer_init(&D.reboot_timer, reboot_timeout, NULL) < 0)
+	    timer_init(&D.reboot_timer, reboot_timeout, NULL) < 0 ||
+	    timer_init(&D.persist_retry, persist_retry, NULL) < 0)
 		return -1;
 	snprintf(D.state_path, sizeof(D.state_path), "%s/state.json", D.run_dir);
 	lc_init(&D.lc, &daemon_ops, NULL);
 	return 0;
 }
 
-void
-daemon_persist(void)
+/* A write that failed is tried again every second, and shown in status until then. */
+static void
+persist_retry(struct timer *t)
 {
-	char tmp[PATH_MAX + 8];
-	cJSON *o = lc_state_json(&D.lc);
-	char *text;
-	size_t len;
-	int fd;
+	(void)t;
+	daemon_persist();
+}
+
+int
+daemon_persist_checked(char *err, size_t errlen)
+{
+	cJSON *o;
+	char exe[PATH_MAX];
+	int r;
 
 	D.persist_dirty = false;
+	/*
+	 * The executable as it is now: a wrapper that execs the scheduler changes it after
+	 * the spawn (the start time stays), and the next daemon compares with this one.
+	 */
+	if (D.lc.cur != NULL && proc_tracked(&D.proc) && D.proc.pid == D.lc.pid &&
+	    proc_start_time(D.lc.pid) == cur_start_time && proc_exe(D.lc.pid, exe, sizeof(exe)) == 0)
+		snprintf(cur_exe, sizeof(cur_exe), "%s", exe);
+	o = lc_state_json(&D.lc);
 	if (D.lc.cur != NULL) {
 		cJSON_AddNumberToObject(o, "start_time", (double)cur_start_time);
 		cJSON_AddStringToObject(o, "exe", cur_exe);
 	}
-	text = cJSON_Print(o);
+	r = state_write(D.state_path, o, err, errlen);
 	cJSON_Delete(o);
-	if (text == NULL)
-		return;
-	len = strlen(text);
-	/* Write beside it and rename: a reader sees the old file or the new, never half. */
-	snprintf(tmp, sizeof(tmp), "%s.tmp", D.state_path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, text, len) != (ssize_t)len || write(fd, "\n", 1) != 1 ||
-	    close(fd) < 0 || rename(tmp, D.state_path) < 0) {
-		log_warn("cannot write %s", D.state_path);
-		if (fd >= 0)
-			unlink(tmp);
+	if (r < 0) {
+		if (D.lc.persist_error == NULL)
+			log_warnx("cannot write %s: %s", D.state_path, err);
+		free(D.lc.persist_error);
+		D.lc.persist_error = strdup(err);
+		timer_arm_ms(&D.persist_retry, 1000);
+		control_forget_status();
+		return -1;
 	}
-	free(text);
+	if (D.lc.persist_error != NULL) {
+		log_info("%s written again", D.state_path);
+		free(D.lc.persist_error);
+		D.lc.persist_error = NULL;
+		timer_disarm(&D.persist_retry);
+		control_forget_status();
+	}
+	return 0;
 }
 
-static cJSON *
-read_json_file(const char *path)
+void
+daemon_persist(void)
 {
-	char *buf;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	cJSON *o;
+	char err[256];
 
-	if (fd < 0)
-		return NULL;
-	buf = malloc(1 << 20);
-	n = buf != NULL ? read(fd, buf, (1 << 20) - 1) : -1;
-	close(fd);
-	if (n < 0) {
-		free(buf);
-		return NULL;
+	(void)daemon_persist_checked(err, sizeof(err));
+}
+
+/* The highest seq a log in the log dir has: the seq never goes back, state.json or not. */
+static int64_t
+highest_log_seq(void)
+{
+	char path[PATH_MAX];
+	int64_t found = 0;
+
+	if (log_find(D.log_dir, 0, path, sizeof(path), &found) < 0 || found < 0 ||
+	    found > STATE_SEQ_MAX)
+		return 0;
+	return found;
+}
+
+/* Is pid still the process state.json recorded: same start time, same executable? */
+static bool
+same_process(pid_t pid, int64_t start, const char *want_exe)
+{
+	char exe[PATH_MAX];
+
+	return start >= 0 && proc_start_time(pid) == start &&
+	       proc_exe(pid, exe, sizeof(exe)) == 0 && strcmp(exe, want_exe) == 0;
+}
+
+/*
+ * After a bad state file: the processes whose output goes to one of our logs are
+ * schedulers an earlier daemon spawned. Named in the log, not adopted: nothing in the
+ * file can be trusted to say which one was in the slot, nor how to stop it.
+ */
+static void
+report_orphans(void)
+{
+	char fd1[64], target[PATH_MAX];
+	size_t dlen = strlen(D.log_dir);
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	ssize_t n;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end != '\0' || pid <= 1 || pid == (long)getpid())
+			continue;
+		snprintf(fd1, sizeof(fd1), "/proc/%ld/fd/1", pid);
+		n = readlink(fd1, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, D.log_dir, dlen) == 0 && target[dlen] == '/' &&
+		    strchr(target + dlen + 1, '/') == NULL && n > 4 &&
+		    strcmp(target + n - 4, ".log") == 0)
+			log_warnx("pid %ld writes to %s: a scheduler of an earlier schedlifed, left "
+				  "running and not supervised",
+				  pid, target);
 	}
-	o = cJSON_ParseWithLength(buf, (size_t)n);
-	free(buf);
-	return o;
+	closedir(d);
 }
 
 void
 daemon_restore(void)
 {
-	cJSON *o = read_json_file(D.state_path), *x;
-	struct identity *id;
-	int64_t start, seq;
-	char exe[PATH_MAX];
-	pid_t pid;
+	struct state_file sf;
+	struct lc_saved *s = &sf.saved;
+	char why[256], bad[PATH_MAX + 8];
+	int64_t logs_seq = highest_log_seq();
+	int r = state_read(D.state_path, D.log_dir, &sf, why, sizeof(why));
 
-	if (o == NULL)
-		return;
-	if (cJSON_IsNumber(x = cJSON_GetObjectItem(o, "seq")))
-		D.lc.next_seq = (int64_t)x->valuedouble;
-	D.lc.seq = D.lc.next_seq;
-	if ((x = cJSON_GetObjectItem(o, "last_exit")) != NULL && cJSON_IsObject(x))
-		D.lc.last_exit = cJSON_Duplicate(x, true);
-	if ((id = identity_from_state(cJSON_GetObjectItem(o, "last"))) != NULL)
-		D.lc.last = id;
-	id = identity_from_state(cJSON_GetObjectItem(o, "scheduler"));
-	x = cJSON_GetObjectItem(o, "pid");
-	if (id == NULL || !cJSON_IsNumber(x)) {
-		identity_free(id);
-		cJSON_Delete(o);
+	if (r <= 0) {
+		if (r < 0) {
+			/*
+			 * Not ours, or damaged: kept for a look, never trusted. A scheduler it
+			 * named and that still runs is not adopted on the file's word; the kernel
+			 * shows it loaded, and status calls it foreign.
+			 */
+			snprintf(bad, sizeof(bad), "%s.bad", D.state_path);
+			if (rename(D.state_path, bad) < 0)
+				log_warn("cannot rename %s", D.state_path);
+			log_warnx("%s: %s; kept aside as %s, starting with an empty slot",
+				  D.state_path, why, bad);
+			report_orphans();
+		}
+		D.lc.next_seq = D.lc.seq = logs_seq;
 		daemon_persist();
 		return;
 	}
-	pid = (pid_t)x->valuedouble;
-	x = cJSON_GetObjectItem(o, "spawn_seq");
-	seq = cJSON_IsNumber(x) ? (int64_t)x->valuedouble : D.lc.next_seq;
-	x = cJSON_GetObjectItem(o, "start_time");
-	start = cJSON_IsNumber(x) ? (int64_t)x->valuedouble : -2;
-	const char *want_exe = cJSON_GetStringValue(cJSON_GetObjectItem(o, "exe"));
-	const char *log = cJSON_GetStringValue(cJSON_GetObjectItem(o, "log"));
-	x = cJSON_GetObjectItem(o, "started_at_ms");
-	int64_t started = cJSON_IsNumber(x) ? (int64_t)x->valuedouble : realtime_ms();
-
-	/* The same process only if pid, start time and executable all agree. */
-	if (pid > 0 && start >= 0 && proc_start_time(pid) == start &&
-	    proc_exe(pid, exe, sizeof(exe)) == 0 && want_exe != NULL && strcmp(exe, want_exe) == 0 &&
-	    proc_adopt(pid, id->t.kill_mode == KILL_GROUP, &D.proc) == 0 && watch_proc() == 0) {
-		cur_start_time = start;
-		snprintf(cur_exe, sizeof(cur_exe), "%s", exe);
-		log_info("re-adopted %s (pid %d, seq %lld)", id->name, (int)pid, (long long)seq);
-		lc_adopt(&D.lc, id, pid, seq, started, log);
-	} else {
-		log_info("%s (pid %d, seq %lld) exited while schedlifed was down", id->name, (int)pid,
-			 (long long)seq);
-		lc_record_lost(&D.lc, id, pid, seq, log);
+	D.lc.next_seq = sf.seq > logs_seq ? sf.seq : logs_seq;
+	D.lc.seq = D.lc.next_seq;
+	D.lc.last_exit = sf.last_exit;
+	sf.last_exit = NULL;
+	D.lc.last = sf.last;
+	sf.last = NULL;
+	if (s->id != NULL) {
+		/* The same process only if pid, start time and executable all agree. */
+		s->alive = same_process(s->pid, sf.start_time, sf.exe) &&
+			   proc_adopt(s->pid, s->id->t.kill_mode == KILL_GROUP, &D.proc) == 0 &&
+			   watch_proc() == 0;
+		if (s->alive) {
+			cur_start_time = sf.start_time;
+			snprintf(cur_exe, sizeof(cur_exe), "%s", sf.exe);
+			log_info("re-adopted %s (pid %d, seq %lld, %s)", s->id->name, (int)s->pid,
+				 (long long)s->seq, slot_state_name(s->state));
+		} else {
+			log_info("%s (pid %d, seq %lld) exited while schedlifed was down", s->id->name,
+				 (int)s->pid, (long long)s->seq);
+		}
 	}
-	cJSON_Delete(o);
+	if (s->op != CMD_COUNT)
+		log_info("the last daemon was in the middle of a %s", proto_cmds[s->op].name);
+	lc_restore(&D.lc, s);
+	state_file_free(&sf);
+	daemon_persist();
 }
 
 void

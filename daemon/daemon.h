@@ -42,6 +42,7 @@ struct daemon {
 	/* on_exit reboot waits for the exec hooks (up to REBOOT_HOOK_WAIT_MS), then goes. */
 	bool reboot_pending;
 	struct timer reboot_timer;
+	struct timer persist_retry; /* state.json could not be written: try again */
 };
 
 extern struct daemon D;
@@ -51,6 +52,8 @@ int daemon_setup(void);
 /* Read state.json: the seq, the last exit, and a scheduler to re-adopt. */
 void daemon_restore(void);
 void daemon_persist(void);
+/* Write state.json now: 0, or -1 with err filled (and retried every second). */
+int daemon_persist_checked(char *err, size_t errlen);
 /* Write state.json if a transition asked for it since the last write. */
 void daemon_persist_pending(void);
 /* Reap children that are not the scheduler: exec hooks, and orphans when PID 1. */

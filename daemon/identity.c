@@ -165,51 +165,98 @@ identity_to_state(const struct identity *id)
 	return o;
 }
 
-/* A number from state.json within [min, max], else the default: the file is input too. */
-static int64_t
-num(const cJSON *o, const char *key, int64_t min, int64_t max, int64_t dflt)
+/*
+ * How long a string or a list from state.json may be: the file is input too. Beyond
+ * anything a sane config gives (the config's own bound is its 1 MiB file).
+ */
+#define STATE_STR_MAX (64 * 1024)
+#define STATE_STRV_MAX 4096
+
+/* An integral number within [min, max]. */
+static bool
+num(const cJSON *o, const char *key, int64_t min, int64_t max, int64_t *out)
 {
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	if (!cJSON_IsNumber(n) || !(n->valuedouble >= (double)min && n->valuedouble <= (double)max))
-		return dflt;
-	return (int64_t)n->valuedouble;
+	if (!cJSON_IsNumber(n) || !(n->valuedouble >= (double)min && n->valuedouble <= (double)max) ||
+	    n->valuedouble != (double)(int64_t)n->valuedouble)
+		return false;
+	*out = (int64_t)n->valuedouble;
+	return true;
 }
 
-static const char *
-str(const cJSON *o, const char *key)
+/* A string of at most STATE_STR_MAX bytes; with null_ok, also null or absent (NULL). */
+static bool
+str(const cJSON *o, const char *key, bool null_ok, const char **out)
 {
 	const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	return cJSON_IsString(s) ? s->valuestring : NULL;
+	*out = NULL;
+	if (s == NULL || cJSON_IsNull(s))
+		return null_ok;
+	if (!cJSON_IsString(s) || strlen(s->valuestring) > STATE_STR_MAX)
+		return false;
+	*out = s->valuestring;
+	return true;
 }
 
+static bool
+strv_ok(const cJSON *o, const char *key)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, key), *s;
+
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) > STATE_STRV_MAX)
+		return false;
+	cJSON_ArrayForEach(s, a)
+	{
+		if (!cJSON_IsString(s) || strlen(s->valuestring) > STATE_STR_MAX)
+			return false;
+	}
+	return true;
+}
+
+/* Every field present and as the config would have it; anything else is NULL. */
 struct identity *
 identity_from_state(const cJSON *o)
 {
 	struct identity *id;
-	const char *kind = str(o, "kind"), *km = str(o, "kill_mode");
+	const char *name, *path, *ops, *mode, *kind, *km;
+	int64_t grace, ready, startup, disable, sig;
 
-	if (!cJSON_IsObject(o) || str(o, "name") == NULL || str(o, "path") == NULL)
+	if (!cJSON_IsObject(o) || !str(o, "name", false, &name) || !sched_name_valid(name) ||
+	    !str(o, "path", false, &path) || path[0] == '\0' || !str(o, "ops", true, &ops) ||
+	    (ops != NULL && ops[0] == '\0') ||
+	    !str(o, "mode", true, &mode) || !str(o, "kind", false, &kind) ||
+	    !str(o, "kill_mode", false, &km) || !strv_ok(o, "argv") || !strv_ok(o, "env") ||
+	    !strv_ok(o, "client_args") ||
+	    !num(o, "grace_ms", 0, DURATION_MAX_MS, &grace) ||
+	    !num(o, "ready_after_ms", 0, DURATION_MAX_MS, &ready) ||
+	    !num(o, "startup_timeout_ms", 1, DURATION_MAX_MS, &startup) ||
+	    !num(o, "disable_timeout_ms", 0, DURATION_MAX_MS, &disable) ||
+	    !num(o, "stop_signal", 1, 64, &sig))
+		return NULL;
+	if ((strcmp(kind, "sched_ext") != 0 && strcmp(kind, "process") != 0) ||
+	    (strcmp(km, "group") != 0 && strcmp(km, "process") != 0))
 		return NULL;
 	if ((id = calloc(1, sizeof(*id))) == NULL)
 		return NULL;
-	id->name = strdup(str(o, "name"));
-	id->path = strdup(str(o, "path"));
-	id->ops = strdup_or_null(str(o, "ops"));
-	id->mode = strdup_or_null(str(o, "mode"));
+	id->name = strdup(name);
+	id->path = strdup(path);
+	id->ops = strdup_or_null(ops);
+	id->mode = strdup_or_null(mode);
 	id->argv = strv_from_json(cJSON_GetObjectItemCaseSensitive(o, "argv"));
 	id->env = strv_from_json(cJSON_GetObjectItemCaseSensitive(o, "env"));
 	id->client_args = strv_from_json(cJSON_GetObjectItemCaseSensitive(o, "client_args"));
-	id->kind = (kind != NULL && strcmp(kind, "process") == 0) ? KIND_PROCESS : KIND_SCHED_EXT;
-	id->t.grace_ms = num(o, "grace_ms", 0, DURATION_MAX_MS, 10000);
-	id->t.ready_after_ms = num(o, "ready_after_ms", 0, DURATION_MAX_MS, 1000);
-	id->t.startup_timeout_ms = num(o, "startup_timeout_ms", 1, DURATION_MAX_MS, 10000);
-	id->t.disable_timeout_ms = num(o, "disable_timeout_ms", 0, DURATION_MAX_MS, 10000);
-	id->t.stop_signal = (int)num(o, "stop_signal", 1, 64, 15);
-	id->t.kill_mode = (km != NULL && strcmp(km, "process") == 0) ? KILL_PROCESS : KILL_GROUP;
-	if (id->name == NULL || id->path == NULL || id->argv == NULL || id->argv[0] == NULL ||
-	    id->env == NULL || id->client_args == NULL || !sched_name_valid(id->name)) {
+	id->kind = strcmp(kind, "process") == 0 ? KIND_PROCESS : KIND_SCHED_EXT;
+	id->t.grace_ms = grace;
+	id->t.ready_after_ms = ready;
+	id->t.startup_timeout_ms = startup;
+	id->t.disable_timeout_ms = disable;
+	id->t.stop_signal = (int)sig;
+	id->t.kill_mode = strcmp(km, "process") == 0 ? KILL_PROCESS : KILL_GROUP;
+	if (id->name == NULL || id->path == NULL || (ops != NULL && id->ops == NULL) ||
+	    (mode != NULL && id->mode == NULL) || id->argv == NULL || id->argv[0] == NULL ||
+	    id->env == NULL || id->client_args == NULL) {
 		identity_free(id);
 		return NULL;
 	}

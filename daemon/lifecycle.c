@@ -84,6 +84,7 @@ lc_free(struct lifecycle *lc)
 	identity_free(lc->last);
 	free(lc->log);
 	free(lc->policy.fallback);
+	free(lc->persist_error);
 	cJSON_Delete(lc->last_exit);
 }
 
@@ -243,15 +244,20 @@ lc_status(struct lifecycle *lc)
 		cJSON_AddNullToObject(o, "last_exit");
 	cJSON_AddNumberToObject(o, "restarts", lc->restarts);
 	cJSON_AddBoolToObject(o, "gave_up", lc->gave_up);
+	if (lc->persist_error != NULL)
+		cJSON_AddStringToObject(o, "persist_error", lc->persist_error);
+	else
+		cJSON_AddNullToObject(o, "persist_error");
 	return o;
 }
 
 cJSON *
 lc_state_json(const struct lifecycle *lc)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = cJSON_CreateObject(), *p, *a;
+	int64_t now = OPS->now_ms(CTX), wall = OPS->wall_ms(CTX);
 
-	cJSON_AddNumberToObject(o, "version", 1);
+	cJSON_AddNumberToObject(o, "version", 2);
 	cJSON_AddNumberToObject(o, "seq", (double)lc->next_seq);
 	cJSON_AddStringToObject(o, "state", slot_state_name(lc->state));
 	if (lc->cur != NULL) {
@@ -266,6 +272,26 @@ lc_state_json(const struct lifecycle *lc)
 		cJSON_AddItemToObject(o, "last", identity_to_state(lc->last));
 	if (lc->last_exit != NULL)
 		cJSON_AddItemToObject(o, "last_exit", cJSON_Duplicate(lc->last_exit, true));
+	/* The request in progress, so that the next daemon can finish it. */
+	if (lc->running) {
+		p = cJSON_AddObjectToObject(o, "op");
+		cJSON_AddStringToObject(p, "kind", proto_cmds[lc->op.rq.cmd].name);
+		if (lc->op.target != NULL)
+			cJSON_AddItemToObject(p, "target", identity_to_state(lc->op.target));
+	}
+	/* The on_exit policy's counters, its clock times on the wall clock. */
+	p = cJSON_AddObjectToObject(o, "policy");
+	cJSON_AddNumberToObject(p, "restarts", lc->restarts);
+	cJSON_AddBoolToObject(p, "gave_up", lc->gave_up);
+	cJSON_AddNumberToObject(p, "restart_delay_ms", (double)lc->restart_delay_ms);
+	a = cJSON_AddArrayToObject(p, "restart_times_ms");
+	for (int i = 0; i < lc->restart_count; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber((double)(wall - (now - lc->restart_times[i]))));
+	if (lc->restart_armed)
+		cJSON_AddNumberToObject(p, "restart_due_ms",
+					(double)(wall + (lc->restart_due_ms - now)));
+	else
+		cJSON_AddNullToObject(p, "restart_due_ms");
 	return o;
 }
 
@@ -337,6 +363,7 @@ policy_reset(struct lifecycle *lc)
 	lc->gave_up = false;
 	lc->restart_delay_ms = lc->policy.delay_ms;
 	OPS->timer(CTX, T_RESTART, -1);
+	lc->restart_armed = false;
 	lc->policy_pending = false;
 }
 
@@ -370,10 +397,13 @@ policy_restart(struct lifecycle *lc)
 	cJSON_AddNumberToObject(e, "attempt", kept + 1);
 	OPS->emit(CTX, e);
 	lc->policy_pending = true;
+	lc->restart_armed = true;
+	lc->restart_due_ms = now + lc->restart_delay_ms;
 	OPS->timer(CTX, T_RESTART, lc->restart_delay_ms);
 	lc->restart_delay_ms *= 2;
 	if (lc->restart_delay_ms > lc->policy.max_delay_ms)
 		lc->restart_delay_ms = lc->policy.max_delay_ms;
+	OPS->persist(CTX); /* a daemon killed during the delay still restarts it */
 }
 
 static void
@@ -412,7 +442,25 @@ policy_after_exit(struct lifecycle *lc, const char *exited_name)
 /* ---- attach ---- */
 
 static void begin_attach(struct lifecycle *lc);
+static void await_ready(struct lifecycle *lc, int64_t ready_after_ms);
 static void check_ready(struct lifecycle *lc);
+static void start_abort(struct lifecycle *lc, enum proto_err err, const char *msg);
+
+/* Write state.json at once; a failure says why, for the request's answer. */
+static int
+persist_now(struct lifecycle *lc, char *err, size_t errlen)
+{
+	char why[256] = "";
+
+	if (OPS->persist_now == NULL) {
+		OPS->persist(CTX);
+		return 0;
+	}
+	if (OPS->persist_now(CTX, why, sizeof(why)) == 0)
+		return 0;
+	snprintf(err, errlen, "cannot record the scheduler in state.json: %s", why);
+	return -1;
+}
 
 static bool
 is_policy_request(const struct lc_request *rq)
@@ -484,6 +532,7 @@ begin_attach(struct lifecycle *lc)
 	char err[256];
 	pid_t pid;
 	char *log = NULL;
+	int64_t prev_seq;
 	int r;
 
 	if (id->kind == KIND_SCHED_EXT) {
@@ -516,7 +565,14 @@ begin_attach(struct lifecycle *lc)
 			return;
 		}
 	}
+	prev_seq = lc->seq;
 	lc->seq = ++lc->next_seq;
+	/* Persist before acting: a scheduler never runs without state.json knowing. */
+	if (persist_now(lc, err, sizeof(err)) < 0) {
+		lc->seq = prev_seq;
+		attach_failed(lc, E_INTERNAL, err, NULL);
+		return;
+	}
 	r = OPS->spawn(CTX, id, lc->seq, &pid, &log, err, sizeof(err));
 	OPS->persist(CTX);
 	if (r != 0) {
@@ -537,10 +593,25 @@ begin_attach(struct lifecycle *lc)
 	lc->exited_unasked = false;
 	lc->state = SLOT_STARTING;
 	op->phase = PH_STARTING;
-	op->alive_ok = id->t.ready_after_ms == 0;
+	if (persist_now(lc, err, sizeof(err)) < 0) {
+		start_abort(lc, E_INTERNAL, err);
+		return;
+	}
+	await_ready(lc, id->t.ready_after_ms);
+}
+
+/* Started: wait out ready_after and, for sched_ext, the kernel (startup_timeout). */
+static void
+await_ready(struct lifecycle *lc, int64_t ready_after_ms)
+{
+	struct lc_op *op = &lc->op;
+	const struct identity *id = lc->cur;
+
+	op->phase = PH_STARTING;
+	op->alive_ok = ready_after_ms <= 0;
 	op->kernel_ok = id->kind != KIND_SCHED_EXT;
 	if (!op->alive_ok)
-		OPS->timer(CTX, T_READY_AFTER, id->t.ready_after_ms);
+		OPS->timer(CTX, T_READY_AFTER, ready_after_ms);
 	if (id->kind == KIND_SCHED_EXT) {
 		OPS->timer(CTX, T_STARTUP, id->t.startup_timeout_ms);
 		OPS->kernel_watch(CTX, KW_POLL);
@@ -911,6 +982,7 @@ lc_on_timer(struct lifecycle *lc, enum lc_timer t)
 	char msg[256], d[32];
 
 	if (t == T_RESTART) {
+		lc->restart_armed = false;
 		if (lc->policy_pending)
 			submit_internal(lc, CMD_RESTART, NULL);
 		return;
@@ -1120,22 +1192,65 @@ start_next(struct lifecycle *lc)
 
 /* ---- a daemon that restarts ---- */
 
-void
-lc_adopt(struct lifecycle *lc, struct identity *id, pid_t pid, int64_t seq,
-	 int64_t started_wall_ms, const char *log)
+/* An internal request, running now: token 0 answers nobody. */
+static void
+resume_op(struct lifecycle *lc, enum proto_cmd cmd, struct identity *target)
 {
+	struct lc_op *op = &lc->op;
+
+	memset(op, 0, sizeof(*op));
+	op->rq = (struct lc_request){.cmd = cmd, .wait = true, .grace_ms = -1};
+	op->t0_ms = OPS->now_ms(CTX);
+	op->target = target;
+	lc->running = true;
+}
+
+/* Take over a live scheduler, in the state the last daemon left it in. */
+static void
+readopt(struct lifecycle *lc, struct lc_saved *s)
+{
+	struct identity *id = s->id;
 	struct kernel_view kv;
+	int64_t since;
 
 	lc->cur = id;
-	lc->pid = pid;
-	lc->seq = seq;
-	lc->started_wall_ms = started_wall_ms;
-	lc->started_mono_ms = OPS->now_ms(CTX);
-	lc->log = log != NULL ? strdup(log) : NULL;
+	s->id = NULL;
+	lc->pid = s->pid;
+	lc->seq = s->seq;
+	lc->started_wall_ms = s->started_wall_ms;
+	since = OPS->wall_ms(CTX) - s->started_wall_ms;
+	lc->started_mono_ms = OPS->now_ms(CTX) - (since > 0 ? since : 0);
+	lc->log = s->log != NULL ? strdup(s->log) : NULL;
 	lc->adopted = true;
-	lc->state = SLOT_ATTACHED;
 	identity_free(lc->last);
 	lc->last = identity_dup(id);
+	switch (s->state) {
+	case SLOT_STARTING:
+		/* Never enabled as far as we know: wait for it again, with a fresh startup_timeout. */
+		lc->state = SLOT_STARTING;
+		resume_op(lc, CMD_ATTACH, NULL);
+		lc->op.stage = 1;
+		identity_free(s->target);
+		s->target = NULL;
+		await_ready(lc, id->t.ready_after_ms - (since > 0 ? since : 0));
+		return;
+	case SLOT_STOPPING:
+		/* Being stopped: finish it with SIGKILL, then attach what a replace wanted. */
+		lc->state = SLOT_STOPPING;
+		if (s->op != CMD_DETACH && s->op != CMD_REPLACE && s->op != CMD_RESTART)
+			s->op = CMD_KILL;
+		resume_op(lc, s->op, s->target);
+		s->target = NULL;
+		if (lc->op.target == NULL && s->op != CMD_KILL)
+			lc->op.rq.cmd = CMD_DETACH;
+		begin_stop(lc, lc->op.rq.cmd != CMD_KILL);
+		return;
+	default:
+		break;
+	}
+	identity_free(s->target);
+	s->target = NULL;
+	lc->state = SLOT_ATTACHED;
 	if (id->kind == KIND_SCHED_EXT) {
 		OPS->kernel_read(CTX, &kv);
 		lc->kernel_enabled = kernel_ready(id, &kv);
@@ -1145,24 +1260,85 @@ lc_adopt(struct lifecycle *lc, struct identity *id, pid_t pid, int64_t seq,
 	OPS->persist(CTX);
 }
 
-void
-lc_record_lost(struct lifecycle *lc, struct identity *id, pid_t pid, int64_t seq, const char *log)
+/* The scheduler died while no daemon watched: record it, then do what its exit asks. */
+static void
+record_lost(struct lifecycle *lc, struct lc_saved *s)
 {
 	struct exit_info unknown = {.known = false};
-	cJSON *rec;
+	enum slot_state was = s->state;
+	char *name;
+	cJSON *rec, *e;
 
-	lc->cur = id;
-	lc->pid = pid;
-	lc->seq = seq;
-	lc->log = log != NULL ? strdup(log) : NULL;
+	lc->cur = s->id;
+	s->id = NULL;
+	lc->pid = s->pid;
+	lc->seq = s->seq;
+	lc->log = s->log != NULL ? strdup(s->log) : NULL;
 	lc->adopted = true;
 	rec = exit_record(lc, &unknown);
 	cJSON_AddBoolToObject(rec, "while_daemon_down", true);
 	cJSON_Delete(lc->last_exit);
 	lc->last_exit = rec;
 	identity_free(lc->last);
-	lc->last = identity_dup(id);
+	lc->last = identity_dup(lc->cur);
+	name = strdup(lc->cur->name);
 	slot_clear(lc);
-	lc->exited_unasked = true;
 	OPS->persist(CTX);
+	if (was == SLOT_STOPPING) {
+		/* Its stop was asked for: not an exit to act on (a replace attaches next). */
+		free(name);
+		return;
+	}
+	/* Gone on its own, as a crash is: the exit hook and the on_exit policy. */
+	lc->exited_unasked = true;
+	e = cJSON_Duplicate(rec, true);
+	cJSON_AddStringToObject(e, "event", "exited");
+	OPS->emit(CTX, cJSON_Duplicate(e, true));
+	OPS->exit_hook(CTX, e);
+	cJSON_Delete(e);
+	policy_after_exit(lc, name != NULL ? name : "");
+	free(name);
+}
+
+void
+lc_restore(struct lifecycle *lc, struct lc_saved *s)
+{
+	int64_t now = OPS->now_ms(CTX), wall = OPS->wall_ms(CTX);
+	int n = s->restart_count;
+
+	lc->restarts = s->restarts;
+	lc->gave_up = s->gave_up;
+	if (s->restart_delay_ms > 0)
+		lc->restart_delay_ms = s->restart_delay_ms;
+	if (n > (int)(sizeof(lc->restart_times) / sizeof(lc->restart_times[0])))
+		n = (int)(sizeof(lc->restart_times) / sizeof(lc->restart_times[0]));
+	for (int i = 0; i < n; i++)
+		lc->restart_times[i] = now - (wall - s->restart_times_wall_ms[i]);
+	lc->restart_count = n > 0 ? n : 0;
+	if (s->id != NULL && s->alive)
+		readopt(lc, s);
+	else if (s->id != NULL)
+		record_lost(lc, s);
+	if (lc->cur == NULL && !lc->running && s->target != NULL &&
+	    (s->op == CMD_REPLACE || s->op == CMD_RESTART)) {
+		/* A replace or restart whose old scheduler is gone: its attach is still to do. */
+		resume_op(lc, s->op, s->target);
+		s->target = NULL;
+		lc->op.stopped = stop_result(lc, NULL, NULL);
+		lc->op.stage = 1;
+		begin_attach(lc);
+	}
+	if (s->restart_pending && !lc->policy_pending && lc->cur == NULL && !lc->running) {
+		/* Due at the same wall-clock time as before; at once when overdue. */
+		int64_t left = s->restart_due_wall_ms - wall;
+		lc->policy_pending = true;
+		lc->restart_armed = true;
+		lc->restart_due_ms = now + (left > 0 ? left : 0);
+		OPS->timer(CTX, T_RESTART, left > 0 ? left : 0);
+		OPS->persist(CTX);
+	}
+	identity_free(s->id);
+	identity_free(s->target);
+	s->id = NULL;
+	s->target = NULL;
 }

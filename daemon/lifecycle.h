@@ -87,6 +87,11 @@ struct lc_ops {
 	void (*log_info)(void *ctx, const char *path, cJSON **tail, char **reason);
 	void (*exit_hook)(void *ctx, const cJSON *exit_event);
 	void (*reboot)(void *ctx);
+	/*
+	 * Write state.json now, before acting on what it records: 0, or -1 with err
+	 * filled. NULL: persist() is all there is.
+	 */
+	int (*persist_now)(void *ctx, char *err, size_t errlen);
 };
 
 enum lc_phase {
@@ -148,6 +153,9 @@ struct lifecycle {
 	int restart_count;
 	int64_t restart_delay_ms;
 	bool policy_pending;  /* a restart or fallback queued by the exit monitor */
+	bool restart_armed;   /* T_RESTART runs, due at restart_due_ms */
+	int64_t restart_due_ms;
+	char *persist_error;  /* why the last write of state.json failed, or NULL */
 
 	bool running;
 	struct lc_op op;
@@ -167,12 +175,31 @@ void lc_on_exit(struct lifecycle *lc, const struct exit_info *ei);
 void lc_on_timer(struct lifecycle *lc, enum lc_timer t);
 void lc_on_kernel(struct lifecycle *lc);
 
-/* Take over a live scheduler found in state.json. */
-void lc_adopt(struct lifecycle *lc, struct identity *id, pid_t pid, int64_t seq,
-	      int64_t started_wall_ms, const char *log);
-/* Record one that died while the daemon was down. */
-void lc_record_lost(struct lifecycle *lc, struct identity *id, pid_t pid, int64_t seq,
-		    const char *log);
+/* What a valid state.json says, for lc_restore. */
+struct lc_saved {
+	struct identity *id; /* the scheduler in the slot, or NULL */
+	enum slot_state state;
+	pid_t pid;
+	int64_t seq, started_wall_ms;
+	const char *log;
+	bool alive;		  /* pid, start time and executable agree: the same process */
+	enum proto_cmd op;	  /* the request in progress, or CMD_COUNT */
+	struct identity *target;  /* a replace's or restart's scheduler still to attach */
+	bool restart_pending;	  /* an on_exit restart waiting for its delay */
+	int64_t restart_due_wall_ms;
+	int restarts, restart_count;
+	int64_t restart_times_wall_ms[64];
+	int64_t restart_delay_ms;
+	bool gave_up;
+};
+
+/*
+ * Take up where the last daemon left off: re-adopt a live scheduler in the state it
+ * was in (starting: wait for it to be ready again; stopping: finish the kill, and a
+ * replace's attach), run the on_exit policy for one that died meanwhile, and re-arm a
+ * pending restart. Takes s->id and s->target.
+ */
+void lc_restore(struct lifecycle *lc, struct lc_saved *s);
 
 cJSON *lc_status(struct lifecycle *lc);
 cJSON *lc_state_json(const struct lifecycle *lc); /* for state.json */

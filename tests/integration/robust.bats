@@ -319,3 +319,55 @@ PY
 	# no zombies among the daemon's children
 	[ -z "$(ps -o stat= --ppid "$DPID" | grep Z || true)" ]
 }
+
+# A scheduler started through a wrapper script: $1 is how the wrapper runs the fake.
+wrapped_scheduler() {
+	printf '#!/bin/sh\n%s\n' "$1" >"$T/wrap"
+	chmod 755 "$T/wrap"
+	add_scheduler "{\"name\": \"wrapped\", \"path\": \"$T/wrap\", \"args\": [\"--root\", \"$SCX\", \"--ops\", \"wrapped\"], \"ops\": \"wrapped\"}"
+}
+
+@test "a scheduler whose wrapper execs it is re-adopted (issue 17)" {
+	world
+	wrapped_scheduler "exec '$FAKE' \"\$@\""
+	start_daemon
+	ctl attach wrapped
+	pid=$(status_field .pid)
+	[ "$(readlink "/proc/$pid/exe")" = "$FAKE" ]
+	crash_daemon
+	alive "$pid"
+	start_daemon
+	[ "$(status_field .state)" = attached ]
+	[ "$(status_field .pid)" = "$pid" ]
+	[ "$(status_field .adopted)" = true ]
+	grep -q "re-adopted wrapped (pid $pid" "$T/daemon.log"
+	run ctl --json detach
+	[ "$status" -eq 0 ]
+	[ "$(jget .outcome <<<"$output")" = sigterm_graceful ]
+	eventually 5 gone "$pid"
+	no_leftovers
+}
+
+@test "a wrapper that forks its scheduler is re-adopted as the wrapper, and its group is killed (issue 17)" {
+	world
+	wrapped_scheduler "'$FAKE' \"\$@\"
+exit \$?"
+	start_daemon
+	ctl attach wrapped
+	pid=$(status_field .pid)
+	# the pid is the shell; the fake is its child, in its process group
+	[ "$(readlink "/proc/$pid/exe")" != "$FAKE" ]
+	child=$(pgrep -P "$pid" -f -- "--ops wrapped")
+	[ -n "$child" ]
+	crash_daemon
+	start_daemon
+	[ "$(status_field .state)" = attached ]
+	[ "$(status_field .pid)" = "$pid" ]
+	[ "$(status_field .adopted)" = true ]
+	run ctl detach
+	[ "$status" -eq 0 ]
+	eventually 5 gone "$pid"
+	eventually 5 gone "$child"
+	eventually 5 kernel_disabled
+	no_leftovers
+}

@@ -36,6 +36,8 @@ static struct fake {
 	enum proto_err reply_err;
 	cJSON *reply;
 	int persists;
+	int persists_now;
+	int persist_fail_at; /* the persist_now call (1, 2...) that fails; 0: none */
 	int hooks;
 	int reboots;
 } F;
@@ -138,10 +140,20 @@ static void f_log_info(void *c, const char *p, cJSON **tail, char **reason)
 }
 static void f_hook(void *c, const cJSON *e) { (void)c; (void)e; F.hooks++; }
 static void f_reboot(void *c) { (void)c; F.reboots++; }
+static int
+f_persist_now(void *c, char *err, size_t len)
+{
+	(void)c;
+	if (++F.persists_now == F.persist_fail_at) {
+		snprintf(err, len, "No space left on device");
+		return -1;
+	}
+	return 0;
+}
 
 static const struct lc_ops fake_ops = {
 	f_now, f_wall, f_resolve, f_kread, f_kwatch, f_spawn, f_signal, f_timer,
-	f_reply, f_emit, f_persist, f_log_info, f_hook, f_reboot,
+	f_reply, f_emit, f_persist, f_log_info, f_hook, f_reboot, f_persist_now,
 };
 
 static void
@@ -658,6 +670,273 @@ test_reboot_policy(void **state)
 	assert_int_equal(F.reboots, 1);
 }
 
+/* ---- state.json: persist before acting, and a restarted daemon taking over ---- */
+
+static void
+test_attach_refused_when_state_cannot_be_written(void **state)
+{
+	(void)state;
+	F.persist_fail_at = 1; /* before the spawn */
+	submit(CMD_ATTACH, "fast", -1);
+	assert_int_equal(F.nspawn, 0);
+	assert_int_equal(F.reply_err, E_INTERNAL);
+	assert_int_equal(LC.state, SLOT_DETACHED);
+	assert_int_equal(LC.seq, 0);
+	assert_false(LC.running);
+}
+
+static void
+test_spawn_unrecorded_is_killed(void **state)
+{
+	(void)state;
+	F.persist_fail_at = 2; /* the write with the new pid */
+	submit(CMD_ATTACH, "fast", -1);
+	assert_int_equal(F.nspawn, 1);
+	assert_int_equal(F.nsigs, 1);
+	assert_int_equal(F.sigs[0].sig, SIGKILL);
+	assert_int_equal(F.nreplies, 0);
+	proc_exits(0, SIGKILL);
+	assert_int_equal(F.reply_err, E_INTERNAL);
+	assert_int_equal(LC.state, SLOT_DETACHED);
+}
+
+/* What daemon_restore hands over: "fast", pid 42, spawned 300 ms of wall time ago. */
+static void
+saved(struct lc_saved *s, enum slot_state st, bool alive)
+{
+	memset(s, 0, sizeof(*s));
+	s->id = make_identity("fast", KIND_SCHED_EXT);
+	s->state = st;
+	s->pid = 42;
+	s->seq = 7;
+	s->started_wall_ms = f_wall(NULL) - 300;
+	s->alive = alive;
+	s->op = CMD_COUNT;
+}
+
+static void
+test_restore_starting_waits_for_ready_again(void **state)
+{
+	struct lc_saved s;
+
+	(void)state;
+	F.now = 10000;
+	saved(&s, SLOT_STARTING, true);
+	lc_restore(&LC, &s);
+	assert_int_equal(LC.state, SLOT_STARTING);
+	assert_int_equal(LC.pid, 42);
+	assert_true(LC.adopted);
+	assert_int_equal(F.kwatch, KW_POLL);
+	assert_int_equal(F.deadline[T_STARTUP], 10000 + 3000); /* a fresh startup_timeout */
+	kernel("enabled", "fast");
+	assert_int_equal(LC.state, SLOT_ATTACHED); /* ready_after (100 ms) was over long ago */
+	assert_int_equal(F.nspawn, 0);
+	assert_int_equal(F.nreplies, 0); /* nobody to answer */
+	assert_string_equal(last_event(), "attached");
+	assert_false(LC.running);
+}
+
+static void
+test_restore_starting_never_ready_is_killed(void **state)
+{
+	struct lc_saved s;
+
+	(void)state;
+	saved(&s, SLOT_STARTING, true);
+	lc_restore(&LC, &s);
+	advance(3000);
+	assert_int_equal(F.nsigs, 1);
+	assert_int_equal(F.sigs[0].sig, SIGKILL);
+	proc_exits(0, SIGKILL);
+	assert_int_equal(LC.state, SLOT_DETACHED);
+	assert_string_equal(last_event(), "startup_failed");
+}
+
+static void
+test_restore_stopping_finishes_the_kill(void **state)
+{
+	struct lc_saved s;
+
+	(void)state;
+	saved(&s, SLOT_STOPPING, true);
+	s.op = CMD_KILL;
+	lc_restore(&LC, &s);
+	assert_int_equal(F.nsigs, 1);
+	assert_int_equal(F.sigs[0].sig, SIGKILL); /* the grace ran out with the last daemon */
+	assert_true(F.sigs[0].group);
+	proc_exits(0, SIGKILL);
+	assert_int_equal(LC.state, SLOT_DETACHED);
+	assert_string_equal(last_event(), "detached");
+	assert_false(LC.running);
+}
+
+static void
+test_restore_replace_kills_old_attaches_new(void **state)
+{
+	struct lc_saved s;
+
+	(void)state;
+	kernel("enabled", "fast");
+	saved(&s, SLOT_STOPPING, true);
+	s.op = CMD_REPLACE;
+	s.target = make_identity("fast2", KIND_SCHED_EXT);
+	lc_restore(&LC, &s);
+	assert_int_equal(F.sigs[0].sig, SIGKILL);
+	proc_exits(0, SIGKILL);
+	assert_int_equal(F.nspawn, 0); /* the kernel lets go of the old one first */
+	kernel("disabled", "");
+	assert_int_equal(F.nspawn, 1);
+	assert_string_equal(LC.cur->name, "fast2");
+	kernel("enabled", "fast2");
+	advance(100);
+	assert_int_equal(LC.state, SLOT_ATTACHED);
+	assert_false(LC.running);
+}
+
+static void
+test_restore_replace_old_already_gone(void **state)
+{
+	struct lc_saved s;
+
+	(void)state;
+	saved(&s, SLOT_STOPPING, false);
+	s.op = CMD_REPLACE;
+	s.target = make_identity("fast2", KIND_SCHED_EXT);
+	lc_restore(&LC, &s);
+	assert_int_equal(F.nsigs, 0);
+	assert_int_equal(F.nspawn, 1);
+	assert_string_equal(LC.cur->name, "fast2");
+	assert_int_equal(LC.state, SLOT_STARTING);
+}
+
+static void
+test_restore_replace_between_stop_and_spawn(void **state)
+{
+	struct lc_saved s = {.op = CMD_REPLACE, .state = SLOT_DETACHED};
+
+	(void)state;
+	s.target = make_identity("fast2", KIND_SCHED_EXT);
+	lc_restore(&LC, &s);
+	assert_int_equal(F.nspawn, 1);
+	assert_string_equal(LC.cur->name, "fast2");
+	kernel("enabled", "fast2");
+	advance(100);
+	assert_int_equal(LC.state, SLOT_ATTACHED);
+}
+
+static void
+test_restore_dead_runs_the_restart_policy(void **state)
+{
+	struct lc_policy p = {.action = ON_EXIT_RESTART, .delay_ms = 500, .max_delay_ms = 1000,
+			      .burst = 3, .window_ms = 60000};
+	struct lc_saved s;
+
+	(void)state;
+	lc_set_policy(&LC, &p);
+	saved(&s, SLOT_ATTACHED, false);
+	lc_restore(&LC, &s);
+	assert_int_equal(LC.state, SLOT_DETACHED);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(LC.last_exit, "while_daemon_down")));
+	assert_int_equal(F.hooks, 1);
+	assert_string_equal(last_event(), "restarting");
+	advance(500);
+	assert_int_equal(F.nspawn, 1);
+	assert_string_equal(LC.cur->name, "fast");
+}
+
+static void
+test_restore_dead_while_stopping_is_not_restarted(void **state)
+{
+	struct lc_policy p = {.action = ON_EXIT_RESTART, .delay_ms = 500, .max_delay_ms = 1000,
+			      .burst = 3, .window_ms = 60000};
+	struct lc_saved s;
+
+	(void)state;
+	lc_set_policy(&LC, &p);
+	saved(&s, SLOT_STOPPING, false);
+	s.op = CMD_DETACH;
+	lc_restore(&LC, &s);
+	advance(5000);
+	assert_int_equal(F.nspawn, 0);
+	assert_int_equal(F.hooks, 0);
+	assert_int_equal(LC.state, SLOT_DETACHED);
+}
+
+static void
+test_pending_restart_is_saved_and_restored(void **state)
+{
+	struct lc_policy p = {.action = ON_EXIT_RESTART, .delay_ms = 2000, .max_delay_ms = 8000,
+			      .burst = 3, .window_ms = 60000};
+	struct lc_saved s = {.op = CMD_COUNT};
+	const cJSON *pol;
+	cJSON *o;
+	int64_t due;
+
+	(void)state;
+	lc_set_policy(&LC, &p);
+	attach_fast();
+	proc_exits(0, SIGSEGV);
+	kernel("disabled", "");
+	advance(500);
+	o = lc_state_json(&LC);
+	pol = cJSON_GetObjectItem(o, "policy");
+	due = (int64_t)cJSON_GetObjectItem(pol, "restart_due_ms")->valuedouble;
+	assert_int_equal(due, f_wall(NULL) + 1500);
+	assert_int_equal((int64_t)cJSON_GetObjectItem(pol, "restart_delay_ms")->valuedouble, 4000);
+	cJSON_Delete(o);
+
+	/* A new daemon, 1 s later. */
+	lc_free(&LC);
+	for (int t = 0; t < T_COUNT; t++)
+		F.deadline[t] = -1;
+	lc_init(&LC, &fake_ops, NULL);
+	lc_set_policy(&LC, &p);
+	F.now += 1000;
+	s.restart_pending = true;
+	s.restart_due_wall_ms = due;
+	s.restart_delay_ms = 4000;
+	LC.last = make_identity("fast", KIND_SCHED_EXT);
+	lc_restore(&LC, &s);
+	assert_int_equal(F.deadline[T_RESTART], F.now + 500);
+	advance(499);
+	assert_int_equal(F.nspawn, 1);
+	advance(1);
+	assert_int_equal(F.nspawn, 2);
+	assert_int_equal(LC.restart_delay_ms, 4000); /* the backoff goes on where it was */
+}
+
+static void
+test_overdue_restart_runs_at_once(void **state)
+{
+	struct lc_saved s = {.op = CMD_COUNT, .restart_pending = true};
+
+	(void)state;
+	s.restart_due_wall_ms = f_wall(NULL) - 5000;
+	LC.last = make_identity("fast", KIND_SCHED_EXT);
+	lc_restore(&LC, &s);
+	assert_int_equal(F.deadline[T_RESTART], F.now);
+	advance(0);
+	assert_int_equal(F.nspawn, 1);
+}
+
+static void
+test_state_json_records_the_op(void **state)
+{
+	cJSON *o;
+	const cJSON *op;
+
+	(void)state;
+	attach_fast();
+	submit(CMD_REPLACE, "fast2", 5000);
+	o = lc_state_json(&LC);
+	assert_string_equal(cJSON_GetObjectItem(o, "state")->valuestring, "stopping");
+	op = cJSON_GetObjectItem(o, "op");
+	assert_string_equal(cJSON_GetObjectItem(op, "kind")->valuestring, "replace");
+	assert_string_equal(
+		cJSON_GetObjectItem(cJSON_GetObjectItem(op, "target"), "name")->valuestring, "fast2");
+	cJSON_Delete(o);
+}
+
 int
 main(void)
 {
@@ -687,6 +966,19 @@ main(void)
 		T(test_fallback_once),
 		T(test_kernel_drops_and_takes_back),
 		T(test_reboot_policy),
+		T(test_attach_refused_when_state_cannot_be_written),
+		T(test_spawn_unrecorded_is_killed),
+		T(test_restore_starting_waits_for_ready_again),
+		T(test_restore_starting_never_ready_is_killed),
+		T(test_restore_stopping_finishes_the_kill),
+		T(test_restore_replace_kills_old_attaches_new),
+		T(test_restore_replace_old_already_gone),
+		T(test_restore_replace_between_stop_and_spawn),
+		T(test_restore_dead_runs_the_restart_policy),
+		T(test_restore_dead_while_stopping_is_not_restarted),
+		T(test_pending_restart_is_saved_and_restored),
+		T(test_overdue_restart_runs_at_once),
+		T(test_state_json_records_the_op),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
