@@ -226,7 +226,7 @@ print_last_exit(const cJSON *e)
 	long long runtime;
 
 	fmt_ident(e, ident, sizeof(ident));
-	fmt_exit(e, how, sizeof(how));
+	fmt_exit(object(e, "exit"), how, sizeof(how));
 	if (num(e, "runtime_ms", &runtime)) {
 		char up[32];
 		fmt_uptime(runtime, up, sizeof(up));
@@ -481,8 +481,6 @@ print_event_details(const cJSON *ev)
 	char buf[64];
 	long long v;
 
-	if (ended == NULL && has_exit(ev))
-		ended = ev; /* an exit record: the exit's fields are the event's */
 	if (ended != NULL) {
 		fmt_exit(ended, buf, sizeof(buf));
 		printf(" %s", buf);
@@ -556,10 +554,9 @@ print_hello(const cJSON *r)
 void
 print_error_details(const cJSON *e)
 {
-	/* The log lines come with the error, or inside its exit record (startup_died). */
-	const cJSON *rec = cJSON_HasObjectItem(e, "log_tail") ? e : object(e, "exit");
-	const cJSON *tail = cJSON_GetObjectItemCaseSensitive(rec, "log_tail"), *line;
-	const char *log = str(rec, "log");
+	/* A failed start's error carries its log's last lines beside the code. */
+	const cJSON *tail = cJSON_GetObjectItemCaseSensitive(e, "log_tail"), *line;
+	const char *log = str(e, "log");
 
 	if (flag(e, "rolled_back"))
 		warnx("rolled back: the previous scheduler is attached again");

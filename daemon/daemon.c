@@ -305,8 +305,8 @@ op_exit_hook(void *ctx, const cJSON *e)
 		setenv_json(e, "name", "SCHEDLIFE_NAME");
 		setenv_json(e, "pid", "SCHEDLIFE_PID");
 		setenv_json(e, "seq", "SCHEDLIFE_SEQ");
-		setenv_json(e, "code", "SCHEDLIFE_EXIT_CODE");
-		setenv_json(e, "signal", "SCHEDLIFE_EXIT_SIGNAL");
+		setenv_json(cJSON_GetObjectItem(e, "exit"), "code", "SCHEDLIFE_EXIT_CODE");
+		setenv_json(cJSON_GetObjectItem(e, "exit"), "signal", "SCHEDLIFE_EXIT_SIGNAL");
 		setenv_json(e, "log", "SCHEDLIFE_LOG");
 		setenv_json(e, "reason", "SCHEDLIFE_REASON");
 		execv(D.cfg.on_exit_exec[0], D.cfg.on_exit_exec);

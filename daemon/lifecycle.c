@@ -141,23 +141,13 @@ describe_exit(const struct exit_info *ei, char *buf, size_t len)
 		snprintf(buf, len, "exited with code %d", ei->code);
 }
 
-/* The exit's fields with name, pid, seq, runtime, time, log and its tail. */
-static cJSON *
-exit_record(struct lifecycle *lc, const struct exit_info *ei)
+/* The current spawn's log, its last lines and its last EXIT: reason, into o. */
+static void
+add_log_tail(struct lifecycle *lc, cJSON *o)
 {
-	cJSON *o = exit_to_json(ei), *tail = NULL;
-	char at[40], *reason = NULL;
+	cJSON *tail = NULL;
+	char *reason = NULL;
 
-	cJSON_AddStringToObject(o, "name", lc->cur->name);
-	cJSON_AddNumberToObject(o, "pid", lc->pid);
-	cJSON_AddNumberToObject(o, "seq", (double)lc->seq);
-	if (lc->adopted)
-		cJSON_AddNullToObject(o, "runtime_ms");
-	else
-		cJSON_AddNumberToObject(o, "runtime_ms",
-					(double)(OPS->now_ms(CTX) - lc->started_mono_ms));
-	format_utc_ms(OPS->wall_ms(CTX), at, sizeof(at));
-	cJSON_AddStringToObject(o, "at", at);
 	if (lc->log != NULL) {
 		cJSON_AddStringToObject(o, "log", lc->log);
 		OPS->log_info(CTX, lc->log, &tail, &reason);
@@ -170,6 +160,31 @@ exit_record(struct lifecycle *lc, const struct exit_info *ei)
 	else
 		cJSON_AddNullToObject(o, "reason");
 	free(reason);
+}
+
+/*
+ * The exit record, one shape wherever it goes (last_exit in status and state.json, the
+ * exited event, already_gone): who exited, how (the exit object under "exit"), after
+ * how long, when, and what its log said last.
+ */
+static cJSON *
+exit_record(struct lifecycle *lc, const struct exit_info *ei)
+{
+	cJSON *o = cJSON_CreateObject();
+	char at[40];
+
+	cJSON_AddStringToObject(o, "name", lc->cur->name);
+	cJSON_AddNumberToObject(o, "pid", lc->pid);
+	cJSON_AddNumberToObject(o, "seq", (double)lc->seq);
+	cJSON_AddItemToObject(o, "exit", exit_to_json(ei));
+	if (lc->adopted)
+		cJSON_AddNullToObject(o, "runtime_ms");
+	else
+		cJSON_AddNumberToObject(o, "runtime_ms",
+					(double)(OPS->now_ms(CTX) - lc->started_mono_ms));
+	format_utc_ms(OPS->wall_ms(CTX), at, sizeof(at));
+	cJSON_AddStringToObject(o, "at", at);
+	add_log_tail(lc, o);
 	return o;
 }
 
@@ -775,7 +790,8 @@ stop_result(struct lifecycle *lc, const char *outcome, cJSON *exit)
 	}
 	cJSON_AddItemToObject(r, "exit", exit != NULL ? exit : cJSON_CreateNull());
 	cJSON_AddNumberToObject(r, "elapsed_ms", (double)elapsed(lc));
-	cJSON_AddBoolToObject(r, "already_detached", outcome == NULL);
+	if (op->rq.cmd == CMD_DETACH)
+		cJSON_AddBoolToObject(r, "already_detached", outcome == NULL);
 	return r;
 }
 
@@ -865,6 +881,8 @@ after_failed_start(struct lifecycle *lc, enum proto_err disable_err)
 		extra = cJSON_CreateObject();
 	if (op->exit != NULL && cJSON_GetObjectItem(extra, "exit") == NULL)
 		cJSON_AddItemToObject(extra, "exit", cJSON_Duplicate(op->exit, true));
+	if (lc->cur != NULL && cJSON_GetObjectItem(extra, "log_tail") == NULL)
+		add_log_tail(lc, extra);
 	if (disable_err == E_DISABLE_TIMEOUT)
 		cJSON_AddBoolToObject(extra, "disable_timeout", true);
 	startup_failed_event(lc, err, msg, cJSON_GetObjectItem(extra, "exit"));
@@ -916,13 +934,12 @@ lc_on_exit(struct lifecycle *lc, const struct exit_info *ei)
 		return;
 	switch (lc->running ? op->phase : PH_IDLE) {
 	case PH_STARTING: {
-		cJSON *extra = exit_record(lc, ei);
 		describe_exit(ei, what, sizeof(what));
 		snprintf(msg, sizeof(msg), "%s %s during startup", lc->cur->name, what);
 		op->fail = E_STARTUP_DIED;
 		op->fail_msg = strdup(msg);
 		op->fail_extra = cJSON_CreateObject();
-		cJSON_AddItemToObject(op->fail_extra, "exit", extra);
+		cJSON_AddItemToObject(op->fail_extra, "exit", exit_to_json(ei));
 		OPS->timer(CTX, T_READY_AFTER, -1);
 		OPS->timer(CTX, T_STARTUP, -1);
 		op->wait_disable = lc->cur->kind == KIND_SCHED_EXT;
@@ -1127,15 +1144,15 @@ start_op(struct lifecycle *lc)
 				op_reply(lc, E_OK, NULL, stop_result(lc, NULL, NULL));
 				op_done(lc);
 			} else if (lc->exited_unasked && lc->last_exit != NULL) {
-				cJSON *r = cJSON_Duplicate(lc->last_exit, true), *x;
-				x = cJSON_CreateObject();
+				/* Nothing was killed: what a kill result says, and the record. */
+				const cJSON *r = lc->last_exit;
+				cJSON *x = cJSON_CreateObject();
 				cJSON_AddStringToObject(x, "outcome", "already_gone");
 				cJSON_AddItemToObject(x, "name", cJSON_Duplicate(cJSON_GetObjectItem(r, "name"), 1));
 				cJSON_AddItemToObject(x, "pid", cJSON_Duplicate(cJSON_GetObjectItem(r, "pid"), 1));
-				cJSON_DeleteItemFromObject(r, "name");
-				cJSON_DeleteItemFromObject(r, "pid");
-				cJSON_AddItemToObject(x, "exit", r);
+				cJSON_AddItemToObject(x, "exit", cJSON_Duplicate(cJSON_GetObjectItem(r, "exit"), 1));
 				cJSON_AddNumberToObject(x, "elapsed_ms", 0);
+				cJSON_AddItemToObject(x, "last_exit", cJSON_Duplicate(r, true));
 				lc->exited_unasked = false;
 				op_reply(lc, E_OK, NULL, x);
 				op_done(lc);

@@ -303,3 +303,44 @@ JSON
 	eventually 5 grep -q '"event":"kill_escalated"' "$T/events"
 	grep '"event":"kill_escalated"' "$T/events" | grep -q '"grace_ms":0'
 }
+
+@test "attach after a startup timeout prints the log's last lines, as the other startup failures do" {
+	world
+	start_daemon
+	run --separate-stderr ctl attach never
+	[ "$status" -eq 5 ]
+	[[ "$stderr" == *"did not become ready"* ]]
+	[[ "$stderr" == *"last lines of $T/log/never."*".log:"* ]]
+	[[ "$stderr" == *"fake: pid"* ]]
+	run --separate-stderr ctl --json attach never
+	[ "$(field .code)" = startup_timeout ]
+	[ "$(field .exit.signal)" = 9 ]
+	[[ "$(field .log_tail)" == *"fake: pid"* ]]
+}
+
+@test "last_exit has one shape: status, the exited event, kill's already_gone and state.json" {
+	world
+	start_daemon
+	subscribe
+	ctl -q attach quitter
+	ctl -q wait detached --timeout 5s
+	run --separate-stderr ctl --json status
+	rec=$(field .last_exit)
+	[ "$(field .last_exit.exit.code)" = 0 ]
+	[ "$(field .last_exit.reason)" = "runnable task stall (fake)" ]
+	[ "$(field .last_exit.code)" = null ] # not flat
+	python3 - "$rec" "$T/events" "$T/run/state.json" <<'PY'
+import json, sys
+rec = json.loads(sys.argv[1])
+ev = [json.loads(l) for l in open(sys.argv[2]) if '"exited"' in l][0]
+ev.pop("event")
+assert ev == rec, (ev, rec)
+state = json.load(open(sys.argv[3]))
+assert state["last_exit"] == rec, state["last_exit"]
+PY
+	run --separate-stderr ctl --json kill
+	[ "$(field .outcome)" = already_gone ]
+	[ "$(field .exit.code)" = 0 ]
+	[ "$(field .last_exit)" = "$rec" ]
+	[ "$(field .already_detached)" = null ]
+}

@@ -26,7 +26,7 @@ has_event() { events_named | grep -qx "$1"; }
 	eventually 3 has_event exited
 	run ctl --json status
 	[ "$(jget .last_exit.name <<<"$output")" = quitter ]
-	[ "$(jget .last_exit.code <<<"$output")" = 0 ]
+	[ "$(jget .last_exit.exit.code <<<"$output")" = 0 ]
 	[ "$(jget .last_exit.reason <<<"$output")" = "runnable task stall (fake)" ]
 	[ "$(jget .last_exit.runtime_ms <<<"$output")" -ge 300 ]
 	[[ "$(jget .last_exit.log_tail <<<"$output")" == *"EXIT: runnable task stall (fake)"* ]]
@@ -48,8 +48,8 @@ PY
 	run ctl wait detached --timeout 5s
 	[ "$status" -eq 0 ]
 	run ctl --json status
-	[ "$(jget .last_exit.signal <<<"$output")" = 11 ]
-	[ "$(jget .last_exit.signal_name <<<"$output")" = SIGSEGV ]
+	[ "$(jget .last_exit.exit.signal <<<"$output")" = 11 ]
+	[ "$(jget .last_exit.exit.signal_name <<<"$output")" = SIGSEGV ]
 	run ctl status
 	[[ "$output" == *SIGSEGV* ]]
 }
@@ -248,13 +248,16 @@ JSON
 import json, socket, sys, time
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb")
 s.sendall(b'{"id":1,"cmd":"subscribe"}\n'); f.readline()
+print("subscribed", flush=True)
 for line in f:
     e = json.loads(line)
     print(e["event"], time.time_ns(), flush=True)
     if e["event"] == "exited":
         break
 PY
-	sleep 0.2
+	BG_PIDS+=($!)
+	# a loaded machine may take a while to start python: attach once it listens
+	eventually 10 grep -q '^subscribed' "$T/arrivals"
 	ctl attach brief
 	eventually 5 grep -q '^exited' "$T/arrivals"
 	exit_ns=$(cat "$T/exit_ns")

@@ -50,7 +50,7 @@ status_field() { ctl --json status | jget "$1"; }
 	[ "$status" -eq 0 ]
 	run ctl --json status
 	[ "$(jget .last_exit.pid <<<"$output")" = "$pid" ]
-	[ "$(jget .last_exit.unknown <<<"$output")" = true ]
+	[ "$(jget .last_exit.exit.unknown <<<"$output")" = true ]
 }
 
 @test "a scheduler that died while no daemon ran is recorded, not adopted" {

@@ -26,7 +26,7 @@ slot_empty() {
 	[ "$status" -eq 1 ]
 	[ "$(field .code)" = startup_died ]
 	[ "$(field .exit.code)" = 1 ]
-	[[ "$(field .exit.log_tail)" == *"fake: failed to load BPF program"* ]]
+	[[ "$(field .log_tail)" == *"fake: failed to load BPF program"* ]]
 	[[ "$(field .message)" == *failload* ]]
 	slot_empty
 	no_leftovers
@@ -42,8 +42,8 @@ slot_empty() {
 	[ "$status" -eq 1 ]
 	[ "$(field .code)" = startup_died ]
 	[ "$(field .exit.code)" = 3 ]
-	[[ "$(field .exit.log_tail)" == *"EXIT: init failed (fake)"* ]]
-	[ "$(field .exit.reason)" = "init failed (fake)" ]
+	[[ "$(field .log_tail)" == *"EXIT: init failed (fake)"* ]]
+	[ "$(field .reason)" = "init failed (fake)" ]
 	slot_empty
 	eventually 3 no_leftovers
 	[ "$(kstate)" = disabled ]
@@ -206,7 +206,7 @@ slot_empty() {
 	[ "$status" -eq 1 ]
 	[ "$(field .code)" = startup_died ]
 	[ "$(field .exit.code)" = 4 ]
-	[[ "$(field .exit.log_tail)" == *"going away"* ]]
+	[[ "$(field .log_tail)" == *"going away"* ]]
 	slot_empty
 }
 

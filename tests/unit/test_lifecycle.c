@@ -576,14 +576,19 @@ test_unexpected_exit_records_and_emits(void **state)
 	assert_int_equal(LC.state, SLOT_DETACHED);
 	assert_string_equal(last_event(), "exited");
 	assert_non_null(LC.last_exit);
-	assert_int_equal(cJSON_GetObjectItem(LC.last_exit, "code")->valueint, 0);
+	/* one record shape: the exit object nested under "exit" */
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(LC.last_exit, "exit"), "code")->valueint, 0);
+	assert_null(cJSON_GetObjectItem(LC.last_exit, "code"));
 	assert_int_equal((int)cJSON_GetObjectItem(LC.last_exit, "runtime_ms")->valuedouble, 5100);
 	assert_string_equal(cJSON_GetObjectItem(LC.last_exit, "reason")->valuestring,
 			    "runnable task stall");
 	assert_int_equal(F.hooks, 1);
-	/* kill now reports it as already gone */
+	/* kill now reports it as already gone: a kill result, and the same record */
 	submit(CMD_KILL, NULL, -1);
 	assert_string_equal(result_str("outcome"), "already_gone");
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(F.reply, "exit"), "code")->valueint, 0);
+	assert_true(cJSON_Compare(cJSON_GetObjectItem(F.reply, "last_exit"), LC.last_exit, true));
+	assert_null(cJSON_GetObjectItem(F.reply, "already_detached"));
 }
 
 static void
