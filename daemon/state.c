@@ -131,9 +131,31 @@ keys_known(const cJSON *o, const char *const *keys, char *why, size_t len)
 	return true;
 }
 
-/* last_exit goes back to clients as it is: flat, bounded values only. */
+/* A record from before the exit object was nested (version 0.1.0 wrote it flat): the
+ * exit's own fields move under "exit", so clients see one shape. */
+static void
+nest_exit(cJSON *rec)
+{
+	static const char *const keys[] = {"code", "signal", "signal_name", "core_dumped",
+					   "unknown"};
+	cJSON *exit;
+
+	if (rec == NULL || cJSON_GetObjectItemCaseSensitive(rec, "exit") != NULL)
+		return;
+	if ((exit = cJSON_CreateObject()) == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(rec, keys[i]);
+		if (v != NULL)
+			cJSON_AddItemToObject(exit, keys[i], v);
+	}
+	cJSON_AddItemToObject(rec, "exit", exit);
+}
+
+/* last_exit goes back to clients as it is: bounded values only, and one object inside,
+ * the exit itself under "exit" (flat). */
 static bool
-exit_ok(const cJSON *o)
+exit_ok(const cJSON *o, bool nested)
 {
 	const cJSON *x, *l;
 
@@ -141,7 +163,10 @@ exit_ok(const cJSON *o)
 		return false;
 	cJSON_ArrayForEach(x, o)
 	{
-		if (cJSON_IsString(x)) {
+		if (cJSON_IsObject(x)) {
+			if (nested || strcmp(x->string, "exit") != 0 || !exit_ok(x, true))
+				return false;
+		} else if (cJSON_IsString(x)) {
 			if (strlen(x->valuestring) > EXIT_STR_MAX)
 				return false;
 		} else if (cJSON_IsNumber(x)) {
@@ -339,11 +364,12 @@ check(const cJSON *o, const char *log_dir, struct state_file *sf, char *why, siz
 	}
 	x = cJSON_GetObjectItemCaseSensitive(o, "last_exit");
 	if (x != NULL) {
-		if (!exit_ok(x)) {
+		if (!exit_ok(x, false)) {
 			snprintf(why, len, "bad \"last_exit\"");
 			return -1;
 		}
 		sf->last_exit = cJSON_Duplicate(x, true);
+		nest_exit(sf->last_exit);
 	}
 	x = cJSON_GetObjectItemCaseSensitive(o, "op");
 	if (x != NULL && !parse_op(x, &sf->saved, why, len))

@@ -344,3 +344,28 @@ PY
 	[ "$(field .last_exit)" = "$rec" ]
 	[ "$(field .already_detached)" = null ]
 }
+
+@test "last_exit keeps its shape across a daemon restart, and a flat one from 0.1.0 is nested" {
+	world
+	start_daemon
+	ctl -q attach quitter
+	ctl -q wait detached --timeout 5s
+	before=$(ctl --json status | jget .last_exit)
+	stop_daemon
+	start_daemon
+	[ "$(ctl --json status | jget .last_exit)" = "$before" ]
+	stop_daemon
+	# the record as 0.1.0 wrote it
+	python3 - "$T/run/state.json" <<'PY'
+import json, sys
+st = json.load(open(sys.argv[1]))
+rec = st["last_exit"]
+rec.update(rec.pop("exit"))
+json.dump(st, open(sys.argv[1], "w"))
+PY
+	grep -q '"code": 0' "$T/run/state.json"
+	start_daemon
+	python3 -c 'import json, sys; assert json.loads(sys.argv[1]) == json.loads(sys.argv[2])' \
+		"$(ctl --json status | jget .last_exit)" "$before"
+	[ ! -e "$T/run/state.json.bad" ]
+}
