@@ -481,6 +481,44 @@ test_foreign_scheduler_in_status(void **state)
 	cJSON_Delete(st);
 }
 
+/* Issue 12, bug 2: a detach the kernel confirmed leaves nothing of ours behind. */
+static void
+test_after_confirmed_detach_a_hand_started_one_is_foreign(void **state)
+{
+	(void)state;
+	attach_fast();
+	submit(CMD_DETACH, NULL, -1);
+	proc_exits(0, 0);
+	kernel("disabled", "");
+	assert_int_equal(F.reply_err, E_OK);
+	/* The same scheduler started by hand: not ours, and attach is busy at once. */
+	kernel("enabled", "fast");
+	cJSON *st = lc_status(&LC);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(st, "foreign")));
+	cJSON_Delete(st);
+	int replies = F.nreplies;
+	submit(CMD_ATTACH, "fast", -1);
+	assert_int_equal(F.nreplies, replies + 1);
+	assert_int_equal(F.reply_err, E_SCHED_EXT_BUSY);
+	assert_int_equal(F.nspawn, 1);
+}
+
+/* A kill does not wait for the kernel; once it says disabled, nothing is ours. */
+static void
+test_after_kill_disabled_clears_lagging(void **state)
+{
+	(void)state;
+	attach_fast();
+	submit(CMD_KILL, NULL, -1);
+	proc_exits(0, 0);
+	assert_int_equal(F.reply_err, E_OK);
+	kernel("disabled", "");
+	kernel("enabled", "fast");
+	cJSON *st = lc_status(&LC);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(st, "foreign")));
+	cJSON_Delete(st);
+}
+
 static void
 test_queue_is_bounded(void **state)
 {
@@ -660,6 +698,8 @@ main(void)
 		T(test_detach_waits_for_kernel_disabled),
 		T(test_detach_disable_timeout_empties_slot),
 		T(test_foreign_scheduler_in_status),
+		T(test_after_confirmed_detach_a_hand_started_one_is_foreign),
+		T(test_after_kill_disabled_clears_lagging),
 		T(test_queue_is_bounded),
 		T(test_replace_unknown_keeps_current),
 		T(test_replace_rollback),
