@@ -537,7 +537,9 @@ begin_attach(struct lifecycle *lc)
 	lc->exited_unasked = false;
 	lc->state = SLOT_STARTING;
 	op->phase = PH_STARTING;
-	op->alive_ok = id->t.ready_after_ms == 0;
+	/* sched_ext: ready is the kernel's word (its exit would be seen); ready_after is
+	 * for process-kind ones only (issue 12). */
+	op->alive_ok = id->t.ready_after_ms == 0 || id->kind == KIND_SCHED_EXT;
 	op->kernel_ok = id->kind != KIND_SCHED_EXT;
 	if (!op->alive_ok)
 		OPS->timer(CTX, T_READY_AFTER, id->t.ready_after_ms);

@@ -248,8 +248,7 @@ attach_fast(void)
 	kernel("enabling", "fast");
 	advance(50);
 	kernel("enabled", "fast");
-	assert_int_equal(LC.state, SLOT_STARTING); /* ready_after not yet over */
-	advance(50);
+	/* At once: for sched_ext, ready is the kernel's word, not ready_after. */
 	assert_int_equal(LC.state, SLOT_ATTACHED);
 	assert_int_equal(F.reply_err, E_OK);
 }
@@ -262,7 +261,8 @@ test_attach_waits_for_liveness_and_kernel(void **state)
 	(void)state;
 	submit(CMD_ATTACH, "fast", -1);
 	assert_int_equal(F.kwatch, KW_POLL);
-	advance(100); /* alive long enough, but the kernel has not enabled it */
+	assert_int_equal(F.deadline[T_READY_AFTER], -1); /* not for sched_ext */
+	advance(100); /* alive, but the kernel has not enabled it */
 	assert_int_equal(LC.state, SLOT_STARTING);
 	kernel("enabling", "fast"); /* root/ops alone is not ready */
 	assert_int_equal(LC.state, SLOT_STARTING);
@@ -360,9 +360,11 @@ test_unavailable_and_busy(void **state)
 	submit(CMD_ATTACH, "fast", -1);
 	assert_int_equal(F.reply_err, E_SCHED_EXT_BUSY);
 	assert_int_equal(F.nspawn, 0);
-	/* A process-kind scheduler does not care about the kernel. */
+	/* A process-kind scheduler does not care about the kernel; ready_after is its ready. */
 	submit(CMD_ATTACH, "proc", -1);
-	advance(100);
+	advance(99);
+	assert_int_equal(LC.state, SLOT_STARTING);
+	advance(1);
 	assert_int_equal(LC.state, SLOT_ATTACHED);
 }
 
@@ -586,7 +588,7 @@ test_unexpected_exit_records_and_emits(void **state)
 	assert_string_equal(last_event(), "exited");
 	assert_non_null(LC.last_exit);
 	assert_int_equal(cJSON_GetObjectItem(LC.last_exit, "code")->valueint, 0);
-	assert_int_equal((int)cJSON_GetObjectItem(LC.last_exit, "runtime_ms")->valuedouble, 5100);
+	assert_int_equal((int)cJSON_GetObjectItem(LC.last_exit, "runtime_ms")->valuedouble, 5050); /* ready at 50 ms: the kernel said so */
 	assert_string_equal(cJSON_GetObjectItem(LC.last_exit, "reason")->valuestring,
 			    "runnable task stall");
 	assert_int_equal(F.hooks, 1);
