@@ -5,6 +5,7 @@
  *   ROOT/state        enabling | enabled | disabling | disabled  (missing = disabled)
  *   ROOT/root/ops     the registered scheduler's name; root/ exists only while registered
  *   ROOT/enable_seq   number of successful enables so far (missing = 0)
+ * and ROOT/.uevent, the daemon's socket for the kernel's uevents (kernel_uevent()),
  * plus one private file of ours, ROOT/.fake_owner, naming the registration that owns
  * the files (see watcher_cleanup() for why).  Every file is replaced atomically
  * (write ROOT/.tmp.X, then rename) so a reader never sees a half-written value.
@@ -37,6 +38,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -301,6 +304,35 @@ static void must(int rc, const char *what)
 }
 
 /*
+ * The real kernel raises no inotify event on these files; it sends uevents of the
+ * /kernel/sched_ext/root kobject instead: "add" once enabled, "remove" at the end of
+ * every disable (unregister, eject, hotplug), nothing for a failed start. The fake
+ * sends the same message, to ROOT/.uevent, a datagram socket the daemon binds there.
+ */
+static void kernel_uevent(const char *action)
+{
+	static unsigned long long seqnum;
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	char msg[512];
+	int n, fd;
+
+	if ((size_t)snprintf(un.sun_path, sizeof(un.sun_path), "%s/.uevent", root_path) >=
+	    sizeof(un.sun_path))
+		return;
+	n = snprintf(msg, sizeof(msg), "%s@/kernel/sched_ext/root%cACTION=%s%cDEVPATH=/kernel/sched_ext/root%c"
+		     "SUBSYSTEM=sched_ext%cSCXOPS=%s%cSEQNUM=%llu", action, 0, action, 0, 0, 0,
+		     opt.ops, 0, ++seqnum);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		return;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return;
+	/* Nobody listening (no daemon, or not yet) is fine: a kernel does not wait either. */
+	(void)sendto(fd, msg, (size_t)n + 1, MSG_NOSIGNAL, (struct sockaddr *)&un, sizeof(un));
+	close(fd);
+}
+
+/*
  * Claim the slot (caller holds the lock and saw it disabled): owner first, so that
  * whenever state is not disabled the owner file already names us; then "enabling"
  * and root/ops, which the kernel creates before the scheduler's init has finished.
@@ -333,6 +365,7 @@ static void kernel_finish_enable(void)
 	must(write_atomic(root_fd, "enable_seq", buf), "enable_seq");
 	must(write_atomic(root_fd, "state", "enabled\n"), "state");
 	flock(root_fd, LOCK_UN);
+	kernel_uevent("add");
 }
 
 /* Unregister: disabling, root/ gone, owner gone, disabled.  Used by eject and watcher. */
@@ -349,6 +382,7 @@ static void kernel_teardown(int dfd, nsec_t delay)
 	unlinkat(dfd, "root", AT_REMOVEDIR);
 	unlinkat(dfd, OWNER_FILE, 0);
 	write_atomic(dfd, "state", "disabled\n");
+	kernel_uevent("remove");
 }
 
 /* Caller holds the lock.  Returns false (after saying so) if another scheduler has it. */
