@@ -32,7 +32,7 @@ check() { # description, then a command: ok when it succeeds
 	if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 diag() { echo "$*" | sed 's/^/# /'; }
-bench() { echo "vmtest-bench $*"; }
+bench() { [ -n "$2" ] && echo "vmtest-bench $1 $2"; } # key, value in ms
 ms() { vmtool ms; }
 
 # The first "KEY":value of a one-line JSON document (top-level fields come first).
@@ -104,7 +104,8 @@ events_start
 vmtool time /tmp/t.attach schedctl --json attach simple >/tmp/out 2>&1
 rc=$?
 check "attach simple: exit 0 ($(head -c 300 /tmp/out))" [ "$rc" = 0 ]
-bench "attach_ms $(cat /tmp/t.attach) daemon_elapsed_ms $(jfield elapsed_ms </tmp/out)"
+bench attach "$(cat /tmp/t.attach)"
+bench attach_daemon_elapsed "$(jfield elapsed_ms </tmp/out)"
 check "after attach the kernel says enabled" kernel_is enabled
 echo "vmtest-fact root/ops=[$(kops)] state=[$(kstate)] enable_seq=$(cat $SCX/enable_seq)"
 check "root/ops reads exactly \"simple\"" [ "$(kops)" = simple ]
@@ -119,7 +120,7 @@ vmtool time /tmp/t.detach schedctl --json detach >/tmp/out 2>&1
 rc=$?
 check "detach: exit 0 and the kernel already says disabled" sh -c "[ $rc = 0 ] && [ \"\$(cat $SCX/state)\" = disabled ]"
 check "detach: root/ is gone" [ ! -e $SCX/root ]
-bench "detach_ms $(cat /tmp/t.detach)"
+bench detach "$(cat /tmp/t.detach)"
 check "events: attached then detached" sh -c 'grep -q "\"event\":\"attached\"" /tmp/events.log && grep -q "\"event\":\"detached\"" /tmp/events.log'
 
 # ---- replace, rollback, restart ----
@@ -165,7 +166,7 @@ t0=$(ms)
 kill -KILL "$p1"
 eventually 100 has_event exited "$before"
 t1=$(event_ms_after exited "$before")
-bench "death_to_exited_ms $((t1 - t0))"
+[ -n "$t1" ] && bench death_to_exited "$((t1 - t0))"
 check "SIGKILL from outside: exited event" [ -n "$t1" ]
 check "last_exit says signal 9" sh -c 'schedctl --json status | grep -q "\"signal\":9"'
 check "on_exit restart brings it back with a new pid" \
@@ -183,7 +184,8 @@ eventually 100 has_event sched_ext_disabled "$before"
 td=$(event_ms_after sched_ext_disabled "$before")
 eventually 100 has_event exited "$before"
 te=$(event_ms_after exited "$before")
-bench "sysrq_to_sched_ext_disabled_ms $([ -n "$td" ] && echo $((td - t0)) || echo none) sysrq_to_exited_ms $([ -n "$te" ] && echo $((te - t0)) || echo none)"
+[ -n "$td" ] && bench sysrq_to_sched_ext_disabled "$((td - t0))"
+[ -n "$te" ] && bench sysrq_to_exited "$((te - t0))"
 diag "$(tail -n +$((before + 1)) /tmp/events.log)"
 check "SysRq-S: sched_ext_disabled event while the process lives" [ -n "$td" ]
 check "SysRq-S: the scheduler then exits on its own (exited event)" [ -n "$te" ]
@@ -196,7 +198,7 @@ check "SysRq-S: the kernel says disabled" kernel_is disabled
 schedctl -q attach simple
 schedctl -q detach
 t=$(vmtool spawn-wait /usr/bin/scx_simple 2>/tmp/handpid)
-bench "by_hand_enable_ms $t"
+bench by_hand_enable "$t"
 hand=$(cat /tmp/handpid)
 status_json >/tmp/st
 diag "$(cat /tmp/st)"
@@ -257,13 +259,35 @@ check "SIGTERM to the daemon: exit 0 and the scheduler detached" kernel_is disab
 # ---- timings, alternating: attach -> ready and detach -> disabled through the daemon,
 # against the same scheduler started by hand and polled every 1 ms ----
 start_daemon
-for i in 1 2 3; do
+for i in 1 2 3 4 5; do
 	vmtool time /tmp/t.a schedctl -q attach simple
 	vmtool time /tmp/t.d schedctl -q detach
 	t=$(vmtool spawn-wait /usr/bin/scx_simple 2>/tmp/handpid)
-	kill -TERM "$(cat /tmp/handpid)"
-	d=$(vmtool wait-state disabled 10000)
-	bench "sample $i attach_ms $(cat /tmp/t.a) by_hand_enable_ms $t detach_ms $(cat /tmp/t.d) by_hand_term_to_disabled_ms $d"
+	d=$(vmtool term-wait "$(cat /tmp/handpid)")
+	bench attach "$(cat /tmp/t.a)"
+	bench by_hand_enable "$t"
+	bench detach "$(cat /tmp/t.d)"
+	bench by_hand_term_to_disabled "$d"
+done
+events_start
+for i in 1 2 3; do
+	schedctl -q attach simple
+	before=$(ev_lines)
+	t0=$(ms)
+	kill -KILL "$(cur_pid)"
+	eventually 100 has_event exited "$before"
+	t1=$(event_ms_after exited "$before")
+	[ -n "$t1" ] && bench death_to_exited "$((t1 - t0))"
+	eventually 50 kernel_is disabled
+	schedctl -q attach simple
+	before=$(ev_lines)
+	t0=$(ms)
+	echo S >/proc/sysrq-trigger
+	eventually 100 has_event exited "$before"
+	td=$(event_ms_after sched_ext_disabled "$before")
+	te=$(event_ms_after exited "$before")
+	[ -n "$td" ] && bench sysrq_to_sched_ext_disabled "$((td - t0))"
+	[ -n "$te" ] && bench sysrq_to_exited "$((te - t0))"
 done
 kill -TERM "$DPID"
 wait "$DPID"

@@ -168,7 +168,14 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 4 && strcmp(argv[1], "wait-state") == 0)
-		return wait_state(argv[2], now_ms(), atoll(argv[3])) < 0 ? 1 : 0;
+		return wait_state(argv[2], now_ms(), strtoll(argv[3], NULL, 10)) < 0 ? 1 : 0;
+	if (argc >= 3 && strcmp(argv[1], "term-wait") == 0) {
+		/* SIGTERM a scheduler, time the kernel to disabled. */
+		long long t0 = now_ms();
+		if (kill((pid_t)strtol(argv[2], NULL, 10), SIGTERM) < 0)
+			return 1;
+		return wait_state("disabled", t0, 60000) < 0 ? 1 : 0;
+	}
 	if (argc >= 2 && strcmp(argv[1], "uevents") == 0)
 		return uevents();
 	if (argc >= 2 && strcmp(argv[1], "stamp") == 0)
@@ -187,6 +194,6 @@ main(int argc, char **argv)
 		return 127;
 	}
 	fprintf(stderr, "usage: vmtool ms | wait-state STATE TIMEOUT_MS | uevents | stamp |\n"
-			"       time OUTFILE CMD... | spawn-wait CMD... | blockterm CMD...\n");
+			"       time OUTFILE CMD... | spawn-wait CMD... | term-wait PID | blockterm CMD...\n");
 	return 2;
 }
