@@ -54,6 +54,21 @@ scx_read(const char *root, struct kernel_view *kv)
 /* Enough for a burst of uevents at boot or a hotplug storm; more is ENOBUFS: re-read. */
 #define UEVENT_RCVBUF (256 * 1024)
 
+static bool
+fake_uevent_live(const struct sockaddr_un *un)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return true;
+	live = connect(fd, (const struct sockaddr *)un, sizeof(*un)) == 0 || errno != ECONNREFUSED;
+	close(fd);
+	if (live)
+		errno = EADDRINUSE;
+	return live;
+}
+
 int
 scx_uevent_open(const char *root)
 {
@@ -79,8 +94,10 @@ scx_uevent_open(const char *root)
 		fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -1;
-		unlink(un.sun_path);
-		if (bind(fd, (struct sockaddr *)&un, sizeof(un)) < 0) {
+		/* Another daemon's live socket is not taken over; a stale one is replaced. */
+		if (bind(fd, (struct sockaddr *)&un, sizeof(un)) < 0 &&
+		    (errno != EADDRINUSE || fake_uevent_live(&un) || unlink(un.sun_path) < 0 ||
+		     bind(fd, (struct sockaddr *)&un, sizeof(un)) < 0)) {
 			close(fd);
 			return -1;
 		}

@@ -162,6 +162,7 @@ sleep 0.5
 schedctl -q attach simple
 p1=$(cur_pid)
 before=$(ev_lines)
+removes=$(grep -c 'remove@/kernel/sched_ext' /tmp/uevents.log)
 t0=$(ms)
 kill -KILL "$p1"
 eventually 100 has_event exited "$before"
@@ -169,6 +170,8 @@ t1=$(event_ms_after exited "$before")
 [ -n "$t1" ] && bench death_to_exited "$((t1 - t0))"
 check "SIGKILL from outside: exited event" [ -n "$t1" ]
 check "last_exit says signal 9" sh -c 'schedctl --json status | grep -q "\"signal\":9"'
+check "the kernel let go of it (a remove uevent)" \
+	eventually 50 sh -c "[ \$(grep -c 'remove@/kernel/sched_ext' /tmp/uevents.log) -gt $removes ]"
 check "on_exit restart brings it back with a new pid" \
 	sh -c "i=0; while [ \$i -lt 150 ]; do p=\$(schedctl --json status | grep -o '\"pid\":[0-9]*' | head -1 | cut -d: -f2); [ -n \"\$p\" ] && [ \"\$p\" != $p1 ] && [ \"\$(cat $SCX/state)\" = enabled ] && exit 0; i=\$((i+1)); sleep 0.2; done; exit 1"
 write_config none
