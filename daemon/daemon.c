@@ -120,6 +120,12 @@ op_kernel_watch(void *ctx, enum kwatch how)
 	(void)ctx;
 	/* The uevents always come; the lifecycle ignores what its phase does not need. */
 	D.kwatch = how;
+	/*
+	 * Waiting for the kernel: a failed start backs out with no uevent at all, so if the
+	 * files are in between now, look again a few times (the settle timer).
+	 */
+	if (how == KW_POLL && D.settle_ms == 0)
+		kernel_settle(SETTLE_FIRST_MS);
 }
 
 static void

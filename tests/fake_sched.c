@@ -56,6 +56,7 @@
 #define OWNER_FILE ".fake_owner"
 #define STALL_REASON "runnable task stall (fake)"
 #define UNREG_REASON "unregistered from user space"
+#define INIT_FAIL_REASON "runtime error (ops.init() failed (-22))"
 
 typedef int64_t nsec_t;
 
@@ -65,6 +66,7 @@ static struct {
 	nsec_t enable_after;
 	bool never_enable;
 	bool fail_load;
+	bool init_fail;
 	bool ignore_term;
 	nsec_t term_delay;
 	nsec_t exit_after;       /* -1 = not set */
@@ -368,8 +370,11 @@ static void kernel_finish_enable(void)
 	kernel_uevent("add");
 }
 
-/* Unregister: disabling, root/ gone, owner gone, disabled.  Used by eject and watcher. */
-static void kernel_teardown(int dfd, nsec_t delay)
+/*
+ * Unregister: disabling, root/ gone, owner gone, disabled, then the "remove" uevent
+ * (none for a failed ops.init(), as the kernel).  Used by eject, init failure, watcher.
+ */
+static void kernel_teardown(int dfd, nsec_t delay, bool uevent)
 {
 	write_atomic(dfd, "state", "disabling\n");
 	if (delay > 0) {
@@ -382,7 +387,8 @@ static void kernel_teardown(int dfd, nsec_t delay)
 	unlinkat(dfd, "root", AT_REMOVEDIR);
 	unlinkat(dfd, OWNER_FILE, 0);
 	write_atomic(dfd, "state", "disabled\n");
-	kernel_uevent("remove");
+	if (uevent)
+		kernel_uevent("remove");
 }
 
 /* Caller holds the lock.  Returns false (after saying so) if another scheduler has it. */
@@ -418,7 +424,7 @@ static void watcher_cleanup(void)
 	flock(dfd, LOCK_EX);
 	if (read_small(dfd, OWNER_FILE, owner, sizeof(owner)) >= 0 &&
 	    strcmp(owner, owner_token) == 0 && !kernel_disabled(dfd))
-		kernel_teardown(dfd, opt.disable_delay);
+		kernel_teardown(dfd, opt.disable_delay, true);
 	flock(dfd, LOCK_UN);
 	close(dfd);
 }
@@ -545,6 +551,8 @@ static void usage(void)
 	     "  --enable-after DUR      enabling -> enabled after DUR (default 50ms)\n"
 	     "  --never-enable          stay in enabling forever\n"
 	     "  --fail-load             fail like a BPF load error: exit 1, touch nothing\n"
+	     "  --init-fail             fail like ops.init(): at enable time back to disabled\n"
+	     "                          with no uevent, print \"EXIT: " INIT_FAIL_REASON "\", exit 0\n"
 	     "  --ignore-term           ignore SIGTERM\n"
 	     "  --term-delay DUR        on SIGTERM/SIGINT wait DUR, then exit 0 (default 0)\n"
 	     "  --exit-after DUR        exit DUR after enable (after start if never enabled)\n"
@@ -565,6 +573,7 @@ enum {
 	O_ROOT = 256, O_OPS, O_ENABLE_AFTER, O_NEVER_ENABLE, O_FAIL_LOAD, O_IGNORE_TERM,
 	O_TERM_DELAY, O_EXIT_AFTER, O_EXIT_CODE, O_EXIT_REASON, O_CRASH_AFTER, O_CRASH_SIGNAL,
 	O_FORK, O_PRINT_EVERY, O_EJECT_AFTER, O_EXIT_ON_EJECT, O_REENABLE_AFTER, O_DISABLE_DELAY,
+	O_INIT_FAIL,
 };
 
 static nsec_t dur_arg(const char *name, const char *val)
@@ -584,6 +593,7 @@ static void parse_args(int argc, char **argv)
 		{ "enable-after", required_argument, NULL, O_ENABLE_AFTER },
 		{ "never-enable", no_argument, NULL, O_NEVER_ENABLE },
 		{ "fail-load", no_argument, NULL, O_FAIL_LOAD },
+		{ "init-fail", no_argument, NULL, O_INIT_FAIL },
 		{ "ignore-term", no_argument, NULL, O_IGNORE_TERM },
 		{ "term-delay", required_argument, NULL, O_TERM_DELAY },
 		{ "exit-after", required_argument, NULL, O_EXIT_AFTER },
@@ -611,6 +621,7 @@ static void parse_args(int argc, char **argv)
 		case O_ENABLE_AFTER: opt.enable_after = dur_arg(name, optarg); break;
 		case O_NEVER_ENABLE: opt.never_enable = true; break;
 		case O_FAIL_LOAD: opt.fail_load = true; break;
+		case O_INIT_FAIL: opt.init_fail = true; break;
 		case O_IGNORE_TERM: opt.ignore_term = true; break;
 		case O_TERM_DELAY: opt.term_delay = dur_arg(name, optarg); break;
 		case O_EXIT_AFTER: opt.exit_after = dur_arg(name, optarg); break;
@@ -779,6 +790,12 @@ int main(int argc, char **argv)
 				crash();
 			} else if (next == &exit_at) {
 				exit_with_reason(opt.exit_reason, opt.exit_code);
+			} else if (next == &enable_at && opt.init_fail) {
+				/* ops.init() failed: the kernel backs out by itself, silently */
+				flock(root_fd, LOCK_EX);
+				kernel_teardown(root_fd, 0, false);
+				flock(root_fd, LOCK_UN);
+				exit_with_reason(INIT_FAIL_REASON, 0);
 			} else if (next == &enable_at) {
 				enable_at = NEVER;
 				kernel_finish_enable();
@@ -796,7 +813,7 @@ int main(int argc, char **argv)
 				/* the kernel dropping us (e.g. a watchdog stall), process untouched */
 				eject_at = NEVER;
 				flock(root_fd, LOCK_EX);
-				kernel_teardown(root_fd, 0);
+				kernel_teardown(root_fd, 0, true);
 				flock(root_fd, LOCK_UN);
 				printf("fake: ejected\n");
 				if (opt.exit_on_eject)
