@@ -234,7 +234,7 @@ if [ -w /sys/devices/system/cpu/cpu1/online ]; then
 fi
 
 # ---- wait ----
-schedctl wait attached >/tmp/wait.out 2>&1 &
+schedctl wait attached --timeout 120s >/tmp/wait.out 2>&1 &
 wp=$!
 sleep 0.3
 schedctl -q attach simple
@@ -308,7 +308,7 @@ echo "$((n - failed)) passed, $failed failed (guest, before the reboot case)"
 # ---- on_exit reboot, the daemon as PID 1 ----
 write_config reboot
 (
-	schedctl -q --connect-timeout 20s wait attached
+	schedctl -q --connect-timeout 20s wait attached --timeout 300s
 	sleep 1
 	echo "vmtest: killing the scheduler, expecting the guest to reboot"
 	kill -KILL "$(schedctl --json status | grep -o '"pid":[0-9]*' | head -1 | cut -d: -f2)"
