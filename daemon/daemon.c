@@ -114,6 +114,15 @@ kernel_recheck(struct timer *t)
 	kernel_settle(D.settle_ms * 2);
 }
 
+/* Only where no uevent socket could be opened: the old 50 ms re-check while waiting. */
+static void
+kernel_poll(struct timer *t)
+{
+	(void)t;
+	kernel_forget();
+	lc_on_kernel(&D.lc);
+}
+
 static void
 op_kernel_watch(void *ctx, enum kwatch how)
 {
@@ -126,6 +135,10 @@ op_kernel_watch(void *ctx, enum kwatch how)
 	 */
 	if (how == KW_POLL && D.settle_ms == 0)
 		kernel_settle(SETTLE_FIRST_MS);
+	if (D.uev_w.fd < 0 && how == KW_POLL)
+		timer_arm_interval_ms(&D.poll_timer, 50);
+	else if (D.uev_w.fd < 0)
+		timer_disarm(&D.poll_timer);
 }
 
 static void
@@ -385,7 +398,7 @@ daemon_setup(void)
 	D.uev_w.fn = kernel_changed;
 	D.uev_w.fd = scx_uevent_open(D.scx_root);
 	if (D.uev_w.fd < 0)
-		log_warn("cannot listen to the kernel's uevents: sched_ext changes are seen only at the next request or exit");
+		log_warn("cannot listen to the kernel's uevents: re-reading sched_ext every 50 ms while waiting for it, and an ejection is seen only at the next request or exit");
 	else if (loop_add(&D.uev_w, EPOLLIN) < 0)
 		return -1;
 	loop_after_events(after_events);
@@ -395,6 +408,7 @@ daemon_setup(void)
 		if (timer_init(&D.timers[t], lc_timer_fired, NULL) < 0)
 			return -1;
 	if (timer_init(&D.settle_timer, kernel_recheck, NULL) < 0 ||
+	    timer_init(&D.poll_timer, kernel_poll, NULL) < 0 ||
 	    timer_init(&D.reboot_timer, reboot_timeout, NULL) < 0)
 		return -1;
 	snprintf(D.state_path, sizeof(D.state_path), "%s/state.json", D.run_dir);

@@ -37,6 +37,7 @@ struct daemon {
 	bool persist_dirty;
 	struct timer settle_timer;
 	int64_t settle_ms;
+	struct timer poll_timer; /* only without a uevent socket */
 
 	pid_t hooks[DAEMON_MAX_HOOKS];
 	int nhooks;
