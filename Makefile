@@ -81,10 +81,15 @@ VALGRIND_CMD := valgrind -q --error-exitcode=99 --leak-check=full \
 check-valgrind: all unit
 	@VALGRIND="$(VALGRIND_CMD)" tests/run-all $(B)
 
+# The real-kernel tier (tests/vm/run): Linux 7.3.4 with sched_ext under QEMU, the kernel's
+# own schedulers; fetches and builds into VMTEST_CACHE once. Not part of check.
+vmtest: all
+	@tests/vm/run $(B)
+
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit check check-fast check-valgrind clean
+.PHONY: all unit check check-fast check-valgrind clean vmtest
 
 demo: all
 	@tools/demo

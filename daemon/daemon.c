@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/inotify.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -77,15 +76,47 @@ op_kernel_read(void *ctx, struct kernel_view *kv)
 	*kv = kv_cache;
 }
 
+/* After a uevent the files may still say enabling or disabling: look again soon. */
+#define SETTLE_FIRST_MS 10
+#define SETTLE_LAST_MS 320
+
+static void
+kernel_settle(int64_t delay_ms)
+{
+	struct kernel_view kv;
+
+	op_kernel_read(NULL, &kv);
+	if (delay_ms <= SETTLE_LAST_MS &&
+	    (strcmp(kv.state, "enabling") == 0 || strcmp(kv.state, "disabling") == 0)) {
+		D.settle_ms = delay_ms;
+		timer_arm_ms(&D.settle_timer, delay_ms);
+	} else {
+		D.settle_ms = 0;
+		timer_disarm(&D.settle_timer);
+	}
+}
+
 static void
 kernel_changed(struct watch *w, uint32_t events)
 {
 	(void)events;
+	if (!scx_uevent_drain(w->fd))
+		return;
 	kernel_forget();
-	if (scx_watch_drain(w->fd))
-		lc_on_kernel(&D.lc);
+	lc_on_kernel(&D.lc);
+	kernel_settle(SETTLE_FIRST_MS);
 }
 
+static void
+kernel_recheck(struct timer *t)
+{
+	(void)t;
+	kernel_forget();
+	lc_on_kernel(&D.lc);
+	kernel_settle(D.settle_ms * 2);
+}
+
+/* Only where no uevent socket could be opened: the old 50 ms re-check while waiting. */
 static void
 kernel_poll(struct timer *t)
 {
@@ -98,20 +129,18 @@ static void
 op_kernel_watch(void *ctx, enum kwatch how)
 {
 	(void)ctx;
-	if (how == D.kwatch)
-		return;
-	if (how == KW_OFF && D.ino_wd >= 0) {
-		inotify_rm_watch(D.ino_w.fd, D.ino_wd);
-		D.ino_wd = -1;
-	} else if (how != KW_OFF && D.ino_wd < 0 && D.ino_w.fd >= 0) {
-		D.ino_wd = scx_watch_add(D.ino_w.fd, D.scx_root);
-	}
-	/* Not every change raises an inotify event: re-check every 50 ms while waiting. */
-	if (how == KW_POLL)
-		timer_arm_interval_ms(&D.poll_timer, 50);
-	else
-		timer_disarm(&D.poll_timer);
+	/* The uevents always come; the lifecycle ignores what its phase does not need. */
 	D.kwatch = how;
+	/*
+	 * Waiting for the kernel: a failed start backs out with no uevent at all, so if the
+	 * files are in between now, look again a few times (the settle timer).
+	 */
+	if (how == KW_POLL && D.settle_ms == 0)
+		kernel_settle(SETTLE_FIRST_MS);
+	if (D.uev_w.fd < 0 && how == KW_POLL)
+		timer_arm_interval_ms(&D.poll_timer, 50);
+	else if (D.uev_w.fd < 0)
+		timer_disarm(&D.poll_timer);
 }
 
 static void
@@ -378,10 +407,11 @@ const struct lc_ops daemon_ops = {
 int
 daemon_setup(void)
 {
-	D.ino_wd = -1;
-	D.ino_w.fn = kernel_changed;
-	D.ino_w.fd = scx_watch_init();
-	if (D.ino_w.fd < 0 || loop_add(&D.ino_w, EPOLLIN) < 0)
+	D.uev_w.fn = kernel_changed;
+	D.uev_w.fd = scx_uevent_open(D.scx_root);
+	if (D.uev_w.fd < 0)
+		log_warn("cannot listen to the kernel's uevents: re-reading sched_ext every 50 ms while waiting for it, and an ejection is seen only at the next request or exit");
+	else if (loop_add(&D.uev_w, EPOLLIN) < 0)
 		return -1;
 	loop_after_events(after_events);
 	D.proc.pidfd = -1;
@@ -389,7 +419,8 @@ daemon_setup(void)
 	for (int t = 0; t < T_COUNT; t++)
 		if (timer_init(&D.timers[t], lc_timer_fired, NULL) < 0)
 			return -1;
-	if (timer_init(&D.poll_timer, kernel_poll, NULL) < 0 ||
+	if (timer_init(&D.settle_timer, kernel_recheck, NULL) < 0 ||
+	    timer_init(&D.poll_timer, kernel_poll, NULL) < 0 ||
 	    timer_init(&D.reboot_timer, reboot_timeout, NULL) < 0 ||
 	    timer_init(&D.persist_retry, persist_retry, NULL) < 0)
 		return -1;

@@ -623,7 +623,9 @@ await_ready(struct lifecycle *lc, int64_t ready_after_ms)
 	const struct identity *id = lc->cur;
 
 	op->phase = PH_STARTING;
-	op->alive_ok = ready_after_ms <= 0;
+	/* sched_ext: ready is the kernel's word (its exit would be seen); ready_after is
+	 * for process-kind ones only (issue 12). */
+	op->alive_ok = ready_after_ms <= 0 || id->kind == KIND_SCHED_EXT;
 	op->kernel_ok = id->kind != KIND_SCHED_EXT;
 	if (!op->alive_ok)
 		OPS->timer(CTX, T_READY_AFTER, ready_after_ms);
@@ -845,6 +847,9 @@ stop_finish(struct lifecycle *lc, enum proto_err err)
 	cJSON_AddStringToObject(e, "outcome", op->outcome);
 	cJSON_AddItemToObject(e, "exit", cJSON_Duplicate(op->exit, true));
 	slot_clear(lc);
+	/* The kernel confirmed disabled: nothing of ours is left in it (issue 12, bug 2). */
+	if (op->wait_disable && err == E_OK)
+		lc->kernel_lagging = false;
 	OPS->emit(CTX, e);
 	OPS->persist(CTX);
 	if (err == E_DISABLE_TIMEOUT) {
@@ -1062,8 +1067,15 @@ lc_on_kernel(struct lifecycle *lc)
 		}
 		return;
 	}
-	if (lc->cur == NULL)
+	if (lc->cur == NULL) {
+		/* Ours (killed, or past disable_timeout) has left the kernel at last. */
+		if (lc->kernel_lagging) {
+			OPS->kernel_read(CTX, &kv);
+			if (kernel_disabled(&kv))
+				lc->kernel_lagging = false;
+		}
 		return;
+	}
 	OPS->kernel_read(CTX, &kv);
 	if (lc->running && op->phase == PH_STARTING) {
 		if (strcmp(kv.state, "enabled") != 0 || kv.ops[0] == '\0')

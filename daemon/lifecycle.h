@@ -24,7 +24,7 @@ const char *slot_state_name(enum slot_state s);
 
 enum lc_timer { T_READY_AFTER, T_STARTUP, T_GRACE, T_KILL, T_DISABLE, T_RESTART, T_COUNT };
 
-/* How closely the kernel files are watched: not at all, inotify, inotify plus 50 ms. */
+/* What the lifecycle waits for from the kernel: nothing, changes while attached, a change soon. */
 enum kwatch { KW_OFF, KW_EVENTS, KW_POLL };
 
 struct exit_info {

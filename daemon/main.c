@@ -309,7 +309,7 @@ main(int argc, char **argv)
 	if (sig_w.fd < 0 || loop_add(&sig_w, EPOLLIN) < 0)
 		fatal("signalfd");
 	if (daemon_setup() < 0)
-		fatal("timerfd, inotify");
+		fatal("timerfd, uevent socket");
 	config_policy(&D.cfg, &pol);
 	lc_set_policy(&D.lc, &pol);
 	daemon_restore();

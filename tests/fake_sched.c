@@ -5,6 +5,7 @@
  *   ROOT/state        enabling | enabled | disabling | disabled  (missing = disabled)
  *   ROOT/root/ops     the registered scheduler's name; root/ exists only while registered
  *   ROOT/enable_seq   number of successful enables so far (missing = 0)
+ * and ROOT/.uevent, the daemon's socket for the kernel's uevents (kernel_uevent()),
  * plus one private file of ours, ROOT/.fake_owner, naming the registration that owns
  * the files (see watcher_cleanup() for why).  Every file is replaced atomically
  * (write ROOT/.tmp.X, then rename) so a reader never sees a half-written value.
@@ -37,6 +38,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +56,7 @@
 #define OWNER_FILE ".fake_owner"
 #define STALL_REASON "runnable task stall (fake)"
 #define UNREG_REASON "unregistered from user space"
+#define INIT_FAIL_REASON "runtime error (ops.init() failed (-22))"
 
 typedef int64_t nsec_t;
 
@@ -62,6 +66,7 @@ static struct {
 	nsec_t enable_after;
 	bool never_enable;
 	bool fail_load;
+	bool init_fail;
 	bool ignore_term;
 	nsec_t term_delay;
 	nsec_t exit_after;       /* -1 = not set */
@@ -301,6 +306,35 @@ static void must(int rc, const char *what)
 }
 
 /*
+ * The real kernel raises no inotify event on these files; it sends uevents of the
+ * /kernel/sched_ext/root kobject instead: "add" once enabled, "remove" at the end of
+ * every disable (unregister, eject, hotplug), nothing for a failed start. The fake
+ * sends the same message, to ROOT/.uevent, a datagram socket the daemon binds there.
+ */
+static void kernel_uevent(const char *action)
+{
+	static unsigned long long seqnum;
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	char msg[512];
+	int n, fd;
+
+	if ((size_t)snprintf(un.sun_path, sizeof(un.sun_path), "%s/.uevent", root_path) >=
+	    sizeof(un.sun_path))
+		return;
+	n = snprintf(msg, sizeof(msg), "%s@/kernel/sched_ext/root%cACTION=%s%cDEVPATH=/kernel/sched_ext/root%c"
+		     "SUBSYSTEM=sched_ext%cSCXOPS=%s%cSEQNUM=%llu", action, 0, action, 0, 0, 0,
+		     opt.ops, 0, ++seqnum);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		return;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return;
+	/* Nobody listening (no daemon, or not yet) is fine: a kernel does not wait either. */
+	(void)sendto(fd, msg, (size_t)n + 1, MSG_NOSIGNAL, (struct sockaddr *)&un, sizeof(un));
+	close(fd);
+}
+
+/*
  * Claim the slot (caller holds the lock and saw it disabled): owner first, so that
  * whenever state is not disabled the owner file already names us; then "enabling"
  * and root/ops, which the kernel creates before the scheduler's init has finished.
@@ -333,10 +367,14 @@ static void kernel_finish_enable(void)
 	must(write_atomic(root_fd, "enable_seq", buf), "enable_seq");
 	must(write_atomic(root_fd, "state", "enabled\n"), "state");
 	flock(root_fd, LOCK_UN);
+	kernel_uevent("add");
 }
 
-/* Unregister: disabling, root/ gone, owner gone, disabled.  Used by eject and watcher. */
-static void kernel_teardown(int dfd, nsec_t delay)
+/*
+ * Unregister: disabling, root/ gone, owner gone, disabled, then the "remove" uevent
+ * (none for a failed ops.init(), as the kernel).  Used by eject, init failure, watcher.
+ */
+static void kernel_teardown(int dfd, nsec_t delay, bool uevent)
 {
 	write_atomic(dfd, "state", "disabling\n");
 	if (delay > 0) {
@@ -349,6 +387,8 @@ static void kernel_teardown(int dfd, nsec_t delay)
 	unlinkat(dfd, "root", AT_REMOVEDIR);
 	unlinkat(dfd, OWNER_FILE, 0);
 	write_atomic(dfd, "state", "disabled\n");
+	if (uevent)
+		kernel_uevent("remove");
 }
 
 /* Caller holds the lock.  Returns false (after saying so) if another scheduler has it. */
@@ -384,7 +424,7 @@ static void watcher_cleanup(void)
 	flock(dfd, LOCK_EX);
 	if (read_small(dfd, OWNER_FILE, owner, sizeof(owner)) >= 0 &&
 	    strcmp(owner, owner_token) == 0 && !kernel_disabled(dfd))
-		kernel_teardown(dfd, opt.disable_delay);
+		kernel_teardown(dfd, opt.disable_delay, true);
 	flock(dfd, LOCK_UN);
 	close(dfd);
 }
@@ -511,6 +551,8 @@ static void usage(void)
 	     "  --enable-after DUR      enabling -> enabled after DUR (default 50ms)\n"
 	     "  --never-enable          stay in enabling forever\n"
 	     "  --fail-load             fail like a BPF load error: exit 1, touch nothing\n"
+	     "  --init-fail             fail like ops.init(): at enable time back to disabled\n"
+	     "                          with no uevent, print \"EXIT: " INIT_FAIL_REASON "\", exit 0\n"
 	     "  --ignore-term           ignore SIGTERM\n"
 	     "  --term-delay DUR        on SIGTERM/SIGINT wait DUR, then exit 0 (default 0)\n"
 	     "  --exit-after DUR        exit DUR after enable (after start if never enabled)\n"
@@ -531,6 +573,7 @@ enum {
 	O_ROOT = 256, O_OPS, O_ENABLE_AFTER, O_NEVER_ENABLE, O_FAIL_LOAD, O_IGNORE_TERM,
 	O_TERM_DELAY, O_EXIT_AFTER, O_EXIT_CODE, O_EXIT_REASON, O_CRASH_AFTER, O_CRASH_SIGNAL,
 	O_FORK, O_PRINT_EVERY, O_EJECT_AFTER, O_EXIT_ON_EJECT, O_REENABLE_AFTER, O_DISABLE_DELAY,
+	O_INIT_FAIL,
 };
 
 static nsec_t dur_arg(const char *name, const char *val)
@@ -550,6 +593,7 @@ static void parse_args(int argc, char **argv)
 		{ "enable-after", required_argument, NULL, O_ENABLE_AFTER },
 		{ "never-enable", no_argument, NULL, O_NEVER_ENABLE },
 		{ "fail-load", no_argument, NULL, O_FAIL_LOAD },
+		{ "init-fail", no_argument, NULL, O_INIT_FAIL },
 		{ "ignore-term", no_argument, NULL, O_IGNORE_TERM },
 		{ "term-delay", required_argument, NULL, O_TERM_DELAY },
 		{ "exit-after", required_argument, NULL, O_EXIT_AFTER },
@@ -577,6 +621,7 @@ static void parse_args(int argc, char **argv)
 		case O_ENABLE_AFTER: opt.enable_after = dur_arg(name, optarg); break;
 		case O_NEVER_ENABLE: opt.never_enable = true; break;
 		case O_FAIL_LOAD: opt.fail_load = true; break;
+		case O_INIT_FAIL: opt.init_fail = true; break;
 		case O_IGNORE_TERM: opt.ignore_term = true; break;
 		case O_TERM_DELAY: opt.term_delay = dur_arg(name, optarg); break;
 		case O_EXIT_AFTER: opt.exit_after = dur_arg(name, optarg); break;
@@ -745,6 +790,12 @@ int main(int argc, char **argv)
 				crash();
 			} else if (next == &exit_at) {
 				exit_with_reason(opt.exit_reason, opt.exit_code);
+			} else if (next == &enable_at && opt.init_fail) {
+				/* ops.init() failed: the kernel backs out by itself, silently */
+				flock(root_fd, LOCK_EX);
+				kernel_teardown(root_fd, 0, false);
+				flock(root_fd, LOCK_UN);
+				exit_with_reason(INIT_FAIL_REASON, 0);
 			} else if (next == &enable_at) {
 				enable_at = NEVER;
 				kernel_finish_enable();
@@ -762,7 +813,7 @@ int main(int argc, char **argv)
 				/* the kernel dropping us (e.g. a watchdog stall), process untouched */
 				eject_at = NEVER;
 				flock(root_fd, LOCK_EX);
-				kernel_teardown(root_fd, 0);
+				kernel_teardown(root_fd, 0, true);
 				flock(root_fd, LOCK_UN);
 				printf("fake: ejected\n");
 				if (opt.exit_on_eject)

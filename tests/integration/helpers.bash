@@ -41,6 +41,7 @@ write_config() {
     {"name": "slowterm", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "slowterm", "--term-delay", "300ms"], "ops": "slowterm"},
     {"name": "forker", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "forker", "--fork", "3"], "ops": "forker"},
     {"name": "failload", "path": "$FAKE", "args": ["--root", "$SCX", "--fail-load"]},
+    {"name": "initfail", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "initfail", "--init-fail", "--enable-after", "100ms"], "ops": "initfail"},
     {"name": "dies", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "dies", "--never-enable", "--exit-after", "50ms", "--exit-code", "3", "--exit-reason", "init failed (fake)"]},
     {"name": "crashy", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "crashy", "--crash-after", "400ms", "--crash-signal", "SEGV"], "ops": "crashy"},
     {"name": "quitter", "path": "$FAKE", "args": ["--root", "$SCX", "--ops", "quitter", "--exit-after", "400ms", "--exit-code", "0", "--exit-reason", "runnable task stall (fake)"], "ops": "quitter"},

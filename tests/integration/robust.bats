@@ -235,22 +235,33 @@ PY
 	STUCK=$!
 	sleep 0.3
 	# The kernel flapping: sched_ext_disabled / sched_ext_enabled events, until the
-	# daemon has dropped the stuck subscriber (at most a minute).
+	# daemon has dropped the stuck subscriber (at most a minute). Each flip is announced
+	# as the kernel does, with a uevent (the fake's ROOT/.uevent socket).
 	python3 - "$SCX" "$T/daemon.log" <<'PY'
-import os, sys, time
+import os, socket, sys, time
 root, log = sys.argv[1], sys.argv[2]
+ue = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+ue.setblocking(False)
 def put(name, text):
     tmp = os.path.join(root, ".t")
     with open(tmp, "w") as f: f.write(text)
     os.rename(tmp, os.path.join(root, name))
+def uevent(action):
+    msg = "%s@/kernel/sched_ext/root\0ACTION=%s\0DEVPATH=/kernel/sched_ext/root\0SUBSYSTEM=sched_ext\0SCXOPS=fast\0" % (action, action)
+    try:
+        ue.sendto(msg.encode(), os.path.join(root, ".uevent"))
+    except (BlockingIOError, ConnectionRefusedError):
+        pass  # a kernel does not wait for a slow listener either
 seq = int(open(os.path.join(root, "enable_seq")).read())
 end = time.monotonic() + 60
 while time.monotonic() < end and "subscriber too slow" not in open(log).read():
     for i in range(500):
         put("state", "disabled\n")
+        uevent("remove")
         seq += 1
         put("enable_seq", "%d\n" % seq)
         put("state", "enabled\n")
+        uevent("add")
 PY
 	touch "$T/go"
 	wait "$STUCK"

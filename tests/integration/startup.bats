@@ -49,6 +49,21 @@ slot_empty() {
 	[ "$(kstate)" = disabled ]
 }
 
+@test "initfail (ops.init() fails, as on Linux 7.3): startup_died at once, exit 0, no uevent, disabled" {
+	t0=$(now_ms)
+	run --separate-stderr ctl --json attach initfail
+	t1=$(now_ms)
+	[ "$status" -eq 1 ]
+	[ "$(field .code)" = startup_died ]
+	[ "$(field .exit.code)" = 0 ]
+	[ "$(field .exit.reason)" = "runtime error (ops.init() failed (-22))" ]
+	# the kernel backs out silently: not a wait for the 2 s disable_timeout
+	[ $((t1 - t0)) -lt 1500 ]
+	slot_empty
+	[ "$(kstate)" = disabled ]
+	[ ! -e "$SCX/root" ]
+}
+
 @test "never (never enables): exit 5 startup_timeout after 500 ms, no process left" {
 	t0=$(now_ms)
 	run --separate-stderr ctl --json attach never

@@ -8,7 +8,7 @@ ok() { n=$((n + 1)); printf 'ok %d - %s\n' "$n" "$1"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); printf 'not ok %d - %s\n' "$n" "$1"; }
 
 mapfile -t c_files < <(git ls-files '*.c' 2>/dev/null || find common daemon cmd tests bench -name '*.c')
-mapfile -t sh_files < <(git ls-files 'tools/*' 'tests/*.sh' 'tests/run-all' 'bench/run' '.ci/run' \
+mapfile -t sh_files < <(git ls-files 'tools/*' 'tests/*.sh' 'tests/run-all' 'tests/vm/run' 'bench/run' '.ci/run' \
 	'tests/integration/*.bash' 'tests/adversarial/*.bash' 'dist/*completion*' 2>/dev/null)
 defs=(-D_GNU_SOURCE -DSCHEDLIFE_VERSION='"lint"' -Icommon -Idaemon -Icmd)
 

@@ -260,8 +260,7 @@ attach_fast(void)
 	kernel("enabling", "fast");
 	advance(50);
 	kernel("enabled", "fast");
-	assert_int_equal(LC.state, SLOT_STARTING); /* ready_after not yet over */
-	advance(50);
+	/* At once: for sched_ext, ready is the kernel's word, not ready_after. */
 	assert_int_equal(LC.state, SLOT_ATTACHED);
 	assert_int_equal(F.reply_err, E_OK);
 }
@@ -274,7 +273,8 @@ test_attach_waits_for_liveness_and_kernel(void **state)
 	(void)state;
 	submit(CMD_ATTACH, "fast", -1);
 	assert_int_equal(F.kwatch, KW_POLL);
-	advance(100); /* alive long enough, but the kernel has not enabled it */
+	assert_int_equal(F.deadline[T_READY_AFTER], -1); /* not for sched_ext */
+	advance(100); /* alive, but the kernel has not enabled it */
 	assert_int_equal(LC.state, SLOT_STARTING);
 	kernel("enabling", "fast"); /* root/ops alone is not ready */
 	assert_int_equal(LC.state, SLOT_STARTING);
@@ -372,9 +372,11 @@ test_unavailable_and_busy(void **state)
 	submit(CMD_ATTACH, "fast", -1);
 	assert_int_equal(F.reply_err, E_SCHED_EXT_BUSY);
 	assert_int_equal(F.nspawn, 0);
-	/* A process-kind scheduler does not care about the kernel. */
+	/* A process-kind scheduler does not care about the kernel; ready_after is its ready. */
 	submit(CMD_ATTACH, "proc", -1);
-	advance(100);
+	advance(99);
+	assert_int_equal(LC.state, SLOT_STARTING);
+	advance(1);
 	assert_int_equal(LC.state, SLOT_ATTACHED);
 }
 
@@ -496,6 +498,44 @@ test_foreign_scheduler_in_status(void **state)
 	cJSON_Delete(st);
 }
 
+/* Issue 12, bug 2: a detach the kernel confirmed leaves nothing of ours behind. */
+static void
+test_after_confirmed_detach_a_hand_started_one_is_foreign(void **state)
+{
+	(void)state;
+	attach_fast();
+	submit(CMD_DETACH, NULL, -1);
+	proc_exits(0, 0);
+	kernel("disabled", "");
+	assert_int_equal(F.reply_err, E_OK);
+	/* The same scheduler started by hand: not ours, and attach is busy at once. */
+	kernel("enabled", "fast");
+	cJSON *st = lc_status(&LC);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(st, "foreign")));
+	cJSON_Delete(st);
+	int replies = F.nreplies;
+	submit(CMD_ATTACH, "fast", -1);
+	assert_int_equal(F.nreplies, replies + 1);
+	assert_int_equal(F.reply_err, E_SCHED_EXT_BUSY);
+	assert_int_equal(F.nspawn, 1);
+}
+
+/* A kill does not wait for the kernel; once it says disabled, nothing is ours. */
+static void
+test_after_kill_disabled_clears_lagging(void **state)
+{
+	(void)state;
+	attach_fast();
+	submit(CMD_KILL, NULL, -1);
+	proc_exits(0, 0);
+	assert_int_equal(F.reply_err, E_OK);
+	kernel("disabled", "");
+	kernel("enabled", "fast");
+	cJSON *st = lc_status(&LC);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(st, "foreign")));
+	cJSON_Delete(st);
+}
+
 static void
 test_queue_is_bounded(void **state)
 {
@@ -579,7 +619,7 @@ test_unexpected_exit_records_and_emits(void **state)
 	/* one record shape: the exit object nested under "exit" */
 	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(LC.last_exit, "exit"), "code")->valueint, 0);
 	assert_null(cJSON_GetObjectItem(LC.last_exit, "code"));
-	assert_int_equal((int)cJSON_GetObjectItem(LC.last_exit, "runtime_ms")->valuedouble, 5100);
+	assert_int_equal((int)cJSON_GetObjectItem(LC.last_exit, "runtime_ms")->valuedouble, 5050); /* ready at 50 ms: the kernel said so */
 	assert_string_equal(cJSON_GetObjectItem(LC.last_exit, "reason")->valuestring,
 			    "runnable task stall");
 	assert_int_equal(F.hooks, 1);
@@ -961,6 +1001,8 @@ main(void)
 		T(test_detach_waits_for_kernel_disabled),
 		T(test_detach_disable_timeout_empties_slot),
 		T(test_foreign_scheduler_in_status),
+		T(test_after_confirmed_detach_a_hand_started_one_is_foreign),
+		T(test_after_kill_disabled_clears_lagging),
 		T(test_queue_is_bounded),
 		T(test_attach_unknown_while_attached),
 		T(test_replace_unknown_keeps_current),
