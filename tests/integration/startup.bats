@@ -56,7 +56,7 @@ slot_empty() {
 	[ "$status" -eq 1 ]
 	[ "$(field .code)" = startup_died ]
 	[ "$(field .exit.code)" = 0 ]
-	[ "$(field .exit.reason)" = "runtime error (ops.init() failed (-22))" ]
+	[ "$(field .reason)" = "runtime error (ops.init() failed (-22))" ]
 	# the kernel backs out silently: not a wait for the 2 s disable_timeout
 	[ $((t1 - t0)) -lt 1500 ]
 	slot_empty
