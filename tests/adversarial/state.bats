@@ -29,18 +29,19 @@ slot_is() { [ "$(status_field .state)" = "$1" ]; }
 
 @test "a scheduler still starting when the daemon dies comes back starting, attached once ready" {
 	world
-	add_scheduler "{\"name\": \"slower\", \"path\": \"$FAKE\", \"args\": [\"--root\", \"$SCX\", \"--ops\", \"slower\", \"--enable-after\", \"4s\"], \"ops\": \"slower\", \"startup_timeout\": \"20s\"}"
+	add_scheduler "{\"name\": \"slower\", \"path\": \"$FAKE\", \"args\": [\"--root\", \"$SCX\", \"--ops\", \"slower\", \"--enable-after\", \"8s\"], \"ops\": \"slower\", \"startup_timeout\": \"30s\"}"
 	start_daemon
 	ctl attach slower --no-wait
 	pid=$(status_field .pid)
 	[ "$(status_field .state)" = starting ]
 	crash_daemon
 	start_daemon
-	# not yet enabled (it enables after 4 s): it must not be called attached
-	[ "$(kstate)" != enabled ]
-	[ "$(status_field .state)" = starting ]
-	[ "$(status_field .pid)" = "$pid" ]
-	run ctl wait attached --timeout 15s
+	# not yet enabled (it enables after 8 s): it must not be called attached
+	output=$(ctl --json status)
+	[ "$(field .sched_ext.state)" != enabled ]
+	[ "$(field .state)" = starting ]
+	[ "$(field .pid)" = "$pid" ]
+	run ctl wait attached --timeout 20s
 	[ "$status" -eq 0 ]
 	[ "$(status_field .pid)" = "$pid" ]
 	[ "$(status_field .adopted)" = true ]
