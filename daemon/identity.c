@@ -169,7 +169,7 @@ identity_to_state(const struct identity *id)
  * How long a string or a list from state.json may be: the file is input too. Beyond
  * anything a sane config gives (the config's own bound is its 1 MiB file).
  */
-#define STATE_STR_MAX (64 * 1024)
+#define STATE_STR_MAX ((size_t)64 * 1024)
 #define STATE_STRV_MAX 4096
 
 /* An integral number within [min, max]. */
