@@ -792,7 +792,8 @@ stop_result(struct lifecycle *lc, const char *outcome, cJSON *exit)
 	}
 	cJSON_AddItemToObject(r, "exit", exit != NULL ? exit : cJSON_CreateNull());
 	cJSON_AddNumberToObject(r, "elapsed_ms", (double)elapsed(lc));
-	if (op->rq.cmd == CMD_DETACH)
+	/* A detach's own field (also in the detached part of a replace or restart). */
+	if (op->rq.cmd != CMD_KILL)
 		cJSON_AddBoolToObject(r, "already_detached", outcome == NULL);
 	return r;
 }
