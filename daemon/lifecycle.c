@@ -518,8 +518,21 @@ attach_failed(struct lifecycle *lc, enum proto_err err, const char *msg, cJSON *
 		}
 		op_reply(lc, err, msg, extra);
 	}
-	if (is_policy_request(&op->rq) && lc->policy.action == ON_EXIT_RESTART)
+	if (is_policy_request(&op->rq) && lc->policy.action == ON_EXIT_RESTART) {
+		/* What the policy retries: the scheduler it just failed to start (a boot
+		 * attach has no earlier one to fall back on). */
+		if (op->target != NULL) {
+			identity_free(lc->last);
+			lc->last = identity_dup(op->target);
+		}
+		/* A failed attempt counts toward the burst as a successful one does, so a
+		 * scheduler that never starts ends in gave_up, not in retries for ever. */
+		if (lc->policy_pending &&
+		    lc->restart_count < (int)(sizeof(lc->restart_times) / sizeof(lc->restart_times[0])))
+			lc->restart_times[lc->restart_count++] = OPS->now_ms(CTX);
+		lc->policy_pending = false;
 		policy_after_exit(lc, name != NULL ? name : "");
+	}
 	free(name);
 	op_done(lc);
 }

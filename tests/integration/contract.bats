@@ -369,3 +369,22 @@ PY
 		"$(ctl --json status | jget .last_exit)" "$before"
 	[ ! -e "$T/run/state.json.bad" ]
 }
+
+@test "a failed boot attach leaves the slot detached with startup_failed; under on_exit restart it is retried, then gave_up" {
+	world '"boot": "dies",'
+	start_daemon
+	eventually 5 grep -q '"event":"startup_failed"' "$T/daemon.log"
+	run --separate-stderr ctl --json status
+	[ "$(field .state)" = detached ]
+	[ "$(field .last_exit)" = null ]
+	stop_daemon
+	write_config '"boot": "dies", "on_exit": {"action": "restart"}, "restart": {"delay": "100ms", "burst": 2},'
+	: >"$T/daemon.log"
+	start_daemon
+	eventually 10 grep -q '"event":"gave_up"' "$T/daemon.log"
+	[ "$(grep -c '"event":"startup_failed"' "$T/daemon.log")" -eq 3 ]
+	grep '"event":"restarting"' "$T/daemon.log" | grep -q '"name":"dies"'
+	run --separate-stderr ctl --json status
+	[ "$(field .state)" = detached ]
+	[ "$(field .gave_up)" = true ]
+}

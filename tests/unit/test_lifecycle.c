@@ -24,6 +24,7 @@ static struct fake {
 	int spawn_errno;
 	pid_t next_pid;
 	int nspawn;
+	int spawn_tries; /* failed spawns too */
 	struct {
 		int sig;
 		bool group;
@@ -87,6 +88,7 @@ f_spawn(void *c, const struct identity *id, int64_t seq, pid_t *pid, char **log,
 {
 	(void)c;
 	(void)seq;
+	F.spawn_tries++;
 	if (F.spawn_errno) {
 		snprintf(err, len, "cannot execute %s", id->path);
 		return F.spawn_errno;
@@ -667,6 +669,33 @@ test_restart_policy_backoff_then_gave_up(void **state)
 	assert_int_equal(LC.state, SLOT_DETACHED);
 }
 
+/* A boot attach (token 0) that never starts: the policy retries that scheduler, each
+ * failed attempt counts toward the burst, and it ends in gave_up. */
+static void
+test_failed_boot_attach_retried_then_gave_up(void **state)
+{
+	struct lc_policy p = {.action = ON_EXIT_RESTART, .delay_ms = 500, .max_delay_ms = 1500,
+			      .burst = 2, .window_ms = 60000};
+	struct lc_request rq = {.cmd = CMD_ATTACH, .token = 0, .wait = true, .grace_ms = -1};
+	int spawns;
+
+	(void)state;
+	lc_set_policy(&LC, &p);
+	F.spawn_errno = 2;
+	rq.name = strdup("fast");
+	assert_int_equal(lc_submit(&LC, &rq), E_OK);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(last_event(), "restarting");
+		spawns = F.spawn_tries;
+		advance(F.deadline[T_RESTART] - F.now);
+		assert_int_equal(F.spawn_tries, spawns + 1); /* the same scheduler, tried again */
+	}
+	assert_true(LC.gave_up);
+	assert_string_equal(last_event(), "gave_up");
+	assert_int_equal(LC.state, SLOT_DETACHED);
+	assert_false(armed_any());
+}
+
 static void
 test_fallback_once(void **state)
 {
@@ -1010,6 +1039,7 @@ main(void)
 		T(test_restart_without_history),
 		T(test_unexpected_exit_records_and_emits),
 		T(test_restart_policy_backoff_then_gave_up),
+		T(test_failed_boot_attach_retried_then_gave_up),
 		T(test_fallback_once),
 		T(test_kernel_drops_and_takes_back),
 		T(test_reboot_policy),
