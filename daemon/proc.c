@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "logs.h"
+
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -93,7 +95,7 @@ proc_spawn(const struct identity *id, const char *log_path, struct proc *p, char
 
 	memset(p, 0, sizeof(*p));
 	p->pidfd = -1;
-	logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+	logfd = log_open_safe(log_path, O_WRONLY | O_CREAT | O_APPEND);
 	if (logfd < 0) {
 		e = errno;
 		snprintf(err, errlen, "cannot open log %s: %s", log_path, strerror(e));

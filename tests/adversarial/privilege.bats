@@ -86,3 +86,84 @@ plant() {
 	run --separate-stderr ctl --json list
 	[[ "$output" == *scx_ok* ]]
 }
+
+# schedctl as a local user outside control.users and control.group.
+as_stranger() {
+	chmod 0755 "$T" "$T/run"
+	setpriv --reuid=65533 --regid=65533 --clear-groups "$SCHEDCTL" -s "$SOCK" "$@"
+}
+
+@test "logs: a log dir that others may write is refused at start, with the reason" {
+	stop_daemon
+	chmod 0777 "$T/log"
+	run timeout 5 "$SCHEDLIFED" -c "$CONFIG" -s "$SOCK" --run-dir "$T/run" --log-dir "$T/log" \
+		--sched-ext-root "$SCX"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$T/log"* ]]
+	[[ "$output" == *"writable by group or others"* ]]
+	# a log dir owned by another user too
+	chmod 0750 "$T/log"
+	chown 65534 "$T/log"
+	run timeout 5 "$SCHEDLIFED" -c "$CONFIG" -s "$SOCK" --run-dir "$T/run" --log-dir "$T/log" \
+		--sched-ext-root "$SCX"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not owned by"* ]]
+	# a missing one is made 0750
+	rm -rf "$T/log"
+	start_daemon
+	[ "$(stat -c %a "$T/log")" = 750 ]
+	daemon_holds
+}
+
+@test "logs: a planted symlink named as the next log is not followed when root writes it" {
+	echo "victim" >"$T/victim"
+	ln -s "$T/victim" "$T/log/fast.1.log"
+	run --separate-stderr ctl --json attach fast
+	[ "$status" -ne 0 ]
+	[ "$(field .code)" = spawn_failed ]
+	[ "$(cat "$T/victim")" = victim ]
+	# a hard link to a file of root's is not written either
+	rm "$T/log/fast.1.log"
+	ln "$T/victim" "$T/log/fast.2.log"
+	run --separate-stderr ctl --json attach fast
+	[ "$status" -ne 0 ]
+	[ "$(cat "$T/victim")" = victim ]
+	daemon_holds
+	# the next spawn with a clean name works
+	run --separate-stderr ctl --json attach fast
+	[ "$status" -eq 0 ]
+	daemon_holds "$(ctl --json status | jget .pid)"
+}
+
+@test "logs: only files the daemon made are served, never a symlink or another's file" {
+	echo "root secret" >"$T/secret"
+	chmod 0600 "$T/secret"
+	ln -s "$T/secret" "$T/log/fast.90.log"
+	run --separate-stderr as_nobody --json logs --seq 90
+	[[ "$output" != *"root secret"* ]]
+	[ "$(field .code)" = bad_request ]
+	run --separate-stderr ctl --json logs --seq 90
+	[[ "$output" != *"root secret"* ]]
+	# a file someone else owns is not served as a log either
+	echo "not a log" >"$T/log/fast.91.log"
+	chown 65534 "$T/log/fast.91.log"
+	run --separate-stderr ctl --json logs --seq 91
+	[[ "$output" != *"not a log"* ]]
+	# nor followed
+	run timeout 2 "$SCHEDCTL" -s "$SOCK" logs -f --seq 90
+	[[ "$output" != *"root secret"* ]]
+	daemon_holds
+}
+
+@test "logs: read over the socket only by those who may control" {
+	ctl attach fast
+	run --separate-stderr as_stranger --json logs
+	[ "$status" -eq 6 ]
+	[ "$(field .code)" = permission_denied ]
+	run --separate-stderr as_nobody --json logs
+	[ "$status" -eq 0 ]
+	[ "$(field .seq)" = 1 ]
+	run --separate-stderr ctl --json logs
+	[ "$status" -eq 0 ]
+	daemon_holds "$(ctl --json status | jget .pid)"
+}
