@@ -40,6 +40,7 @@ config_defaults(struct config *c)
 	c->restart_window_ms = 60000;
 	c->on_shutdown = SHUTDOWN_DETACH;
 	c->log_keep = 20;
+	c->cgroup = true;
 	c->discover_path = strdup("/usr/local/bin:/usr/bin:/usr/sbin");
 }
 
@@ -507,6 +508,13 @@ key_discover_path(struct parser *p, const char *path, const cJSON *item, void *t
 }
 
 static int
+key_cgroup(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	(void)target;
+	return get_bool(p, path, item, &p->c->cgroup);
+}
+
+static int
 key_allow_paths(struct parser *p, const char *path, const cJSON *item, void *target)
 {
 	(void)target;
@@ -817,6 +825,7 @@ static const struct key top_keys[] = {
 	{"log_keep", key_log_keep},
 	{"discover_path", key_discover_path},
 	{"allow_paths", key_allow_paths},
+	{"cgroup", key_cgroup},
 	{"control", key_control},
 	{"schedulers", key_schedulers},
 };

@@ -147,7 +147,7 @@ op_spawn(void *ctx, const struct identity *id, int64_t seq, pid_t *pid, char **l
 
 	(void)ctx;
 	snprintf(path, sizeof(path), "%s/%s.%lld.log", D.log_dir, id->name, (long long)seq);
-	e = proc_spawn(id, path, &D.proc, err, errlen);
+	e = proc_spawn(id, path, D.cfg.cgroup, seq, &D.proc, err, errlen);
 	log_prune(D.log_dir, D.cfg.log_keep);
 	if (e != 0) {
 		log_warnx("spawn of %s (seq %lld) failed: %s", id->name, (long long)seq, err);
@@ -169,6 +169,21 @@ op_spawn(void *ctx, const struct identity *id, int64_t seq, pid_t *pid, char **l
 	log_info("spawned %s (pid %d, seq %lld), log %s", id->name, (int)D.proc.pid, (long long)seq,
 		 path);
 	return 0;
+}
+
+/* status: what a kill reaches, and the scheduler's cgroup. */
+static void
+op_status_extra(void *ctx, cJSON *o)
+{
+	(void)ctx;
+	if (D.lc.cur != NULL && proc_tracked(&D.proc))
+		cJSON_AddStringToObject(o, "kill_scope", proc_kill_scope(&D.proc));
+	else
+		cJSON_AddNullToObject(o, "kill_scope");
+	if (D.lc.cur != NULL && D.proc.cgroup != NULL)
+		cJSON_AddStringToObject(o, "cgroup", D.proc.cgroup);
+	else
+		cJSON_AddNullToObject(o, "cgroup");
 }
 
 static int
@@ -361,6 +376,7 @@ const struct lc_ops daemon_ops = {
 	.log_info = op_log_info,
 	.exit_hook = op_exit_hook,
 	.reboot = op_reboot,
+	.status_extra = op_status_extra,
 };
 
 int
@@ -398,6 +414,8 @@ daemon_persist(void)
 	if (D.lc.cur != NULL) {
 		cJSON_AddNumberToObject(o, "start_time", (double)cur_start_time);
 		cJSON_AddStringToObject(o, "exe", cur_exe);
+		if (D.proc.cgroup != NULL)
+			cJSON_AddStringToObject(o, "cgroup", D.proc.cgroup);
 	}
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
@@ -477,7 +495,9 @@ daemon_restore(void)
 	/* The same process only if pid, start time and executable all agree. */
 	if (pid > 0 && start >= 0 && proc_start_time(pid) == start &&
 	    proc_exe(pid, exe, sizeof(exe)) == 0 && want_exe != NULL && strcmp(exe, want_exe) == 0 &&
-	    proc_adopt(pid, id->t.kill_mode == KILL_GROUP, &D.proc) == 0 && watch_proc() == 0) {
+	    proc_adopt(pid, id->t.kill_mode == KILL_GROUP,
+		       cJSON_GetStringValue(cJSON_GetObjectItem(o, "cgroup")), &D.proc) == 0 &&
+	    watch_proc() == 0) {
 		cur_start_time = start;
 		snprintf(cur_exe, sizeof(cur_exe), "%s", exe);
 		log_info("re-adopted %s (pid %d, seq %lld)", id->name, (int)pid, (long long)seq);

@@ -243,6 +243,8 @@ lc_status(struct lifecycle *lc)
 		cJSON_AddNullToObject(o, "last_exit");
 	cJSON_AddNumberToObject(o, "restarts", lc->restarts);
 	cJSON_AddBoolToObject(o, "gave_up", lc->gave_up);
+	if (OPS->status_extra != NULL)
+		OPS->status_extra(CTX, o);
 	return o;
 }
 

@@ -87,6 +87,8 @@ struct lc_ops {
 	void (*log_info)(void *ctx, const char *path, cJSON **tail, char **reason);
 	void (*exit_hook)(void *ctx, const cJSON *exit_event);
 	void (*reboot)(void *ctx);
+	/* Optional (NULL: none): fields the process side adds to status. */
+	void (*status_extra)(void *ctx, cJSON *status);
 };
 
 enum lc_phase {

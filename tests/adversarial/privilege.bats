@@ -167,3 +167,91 @@ as_stranger() {
 	[ "$status" -eq 0 ]
 	daemon_holds "$(ctl --json status | jget .pid)"
 }
+
+# ---- descendants that leave the process group (issue 11 item 13) ----
+
+escaped_pids() {
+	sed -n 's/^fake: escaped pid \([0-9][0-9]*\)$/\1/p' "$1"
+}
+
+two_escaped() {
+	[ "$(escaped_pids "$1" | wc -l)" -eq 2 ]
+}
+
+all_gone() {
+	local p
+	for p in "$@"; do
+		gone "$p" || return 1
+	done
+}
+
+# The escaper: one child in its group, two descendants in sessions of their own.
+with_escaper() {
+	stop_daemon
+	[ -z "${1:-}" ] || write_config "$1"
+	add_scheduler "{\"name\": \"escaper\", \"path\": \"$FAKE\", \"args\": [\"--root\", \"$SCX\", \"--ops\", \"escaper\", \"--fork\", \"1\", \"--escape\", \"2\"], \"ops\": \"escaper\"}" \
+		"{\"name\": \"escaper_fails\", \"path\": \"$FAKE\", \"args\": [\"--root\", \"$SCX\", \"--ops\", \"escaper_fails\", \"--never-enable\", \"--escape\", \"2\"], \"ops\": \"escaper_fails\", \"startup_timeout\": \"700ms\"}"
+	start_daemon
+}
+
+cgroup_of() {
+	sed -n 's/^0::\(.*\)$/\1/p' "/proc/$1/cgroup"
+}
+
+@test "tree: descendants that left the process group die on detach (own cgroup, cgroup.kill)" {
+	with_escaper
+	run --separate-stderr as_nobody --json attach escaper
+	[ "$status" -eq 0 ]
+	pid=$(ctl --json status | jget .pid)
+	log=$(ctl --json status | jget .log)
+	eventually 3 two_escaped "$log"
+	esc=$(escaped_pids "$log")
+	run --separate-stderr ctl --json status
+	[ "$(field .kill_scope)" = cgroup ]
+	cg=$(field .cgroup)
+	[ "$cg" != null ]
+	for e in $esc; do
+		alive "$e"
+		[ "$(cgroup_of "$e")" = "$(cgroup_of "$pid")" ]
+		[ "$(ps -o sid= -p "$e" | tr -d " ")" != "$pid" ]
+	done
+	daemon_holds "$pid"
+	run --separate-stderr as_nobody --json detach
+	[ "$status" -eq 0 ]
+	# shellcheck disable=SC2086
+	eventually 2 all_gone $esc
+	eventually 3 no_leftovers
+	# the scheduler's cgroup is removed once empty
+	[ ! -d "$cg" ]
+	daemon_holds
+}
+
+@test "tree: descendants that left the process group die when the attach fails" {
+	with_escaper
+	run --separate-stderr as_nobody --json attach escaper_fails
+	[ "$status" -ne 0 ]
+	log=$(ls "$T"/log/escaper_fails.*.log)
+	two_escaped "$log"
+	# shellcheck disable=SC2086
+	eventually 2 all_gone $(escaped_pids "$log")
+	eventually 3 no_leftovers
+	daemon_holds
+}
+
+@test "tree: with \"cgroup\": false the process group is the scope, and status says so" {
+	with_escaper '"cgroup": false,'
+	run --separate-stderr ctl --json attach escaper
+	[ "$status" -eq 0 ]
+	log=$(ctl --json status | jget .log)
+	eventually 3 two_escaped "$log"
+	run --separate-stderr ctl --json status
+	[ "$(field .kill_scope)" = process_group ]
+	[ "$(field .cgroup)" = null ]
+	run --separate-stderr ctl status
+	[[ "$output" == *"process group"* ]]
+	run --separate-stderr ctl --json detach
+	[ "$status" -eq 0 ]
+	# the documented limit of the fallback: who left the group survives
+	for e in $(escaped_pids "$log"); do alive "$e"; done
+	daemon_holds
+}
