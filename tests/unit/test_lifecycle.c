@@ -141,7 +141,7 @@ static void f_reboot(void *c) { (void)c; F.reboots++; }
 
 static const struct lc_ops fake_ops = {
 	f_now, f_wall, f_resolve, f_kread, f_kwatch, f_spawn, f_signal, f_timer,
-	f_reply, f_emit, f_persist, f_log_info, f_hook, f_reboot,
+	f_reply, f_emit, f_persist, f_log_info, f_hook, f_reboot, NULL,
 };
 
 static void
