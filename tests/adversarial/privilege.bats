@@ -255,3 +255,49 @@ cgroup_of() {
 	for e in $(escaped_pids "$log"); do alive "$e"; done
 	daemon_holds
 }
+
+@test "tree: a re-adopted scheduler is still killed by its cgroup, escaped descendants too" {
+	with_escaper
+	ctl attach escaper
+	pid=$(ctl --json status | jget .pid)
+	log=$(ctl --json status | jget .log)
+	cg=$(ctl --json status | jget .cgroup)
+	eventually 3 two_escaped "$log"
+	esc=$(escaped_pids "$log")
+	crash_daemon
+	grep -q "\"cgroup\":.*schedlife-" "$T/run/state.json"
+	start_daemon
+	run --separate-stderr ctl --json status
+	[ "$(field .adopted)" = true ]
+	[ "$(field .kill_scope)" = cgroup ]
+	[ "$(field .cgroup)" = "$cg" ]
+	daemon_holds "$pid"
+	run --separate-stderr ctl --json detach
+	[ "$status" -eq 0 ]
+	# shellcheck disable=SC2086
+	eventually 2 all_gone $esc
+	[ ! -d "$cg" ]
+	daemon_holds
+}
+
+@test "tree: a state.json naming a cgroup the scheduler is not in is not trusted" {
+	with_escaper
+	ctl attach escaper
+	pid=$(ctl --json status | jget .pid)
+	crash_daemon
+	mkdir -p "$T/decoy"
+	python3 - "$T/run/state.json" "$T/decoy" <<'PY'
+import json, sys
+with open(sys.argv[1]) as f:
+    s = json.load(f)
+s["cgroup"] = sys.argv[2] + "/schedlife-1-1"
+with open(sys.argv[1], "w") as f:
+    json.dump(s, f)
+PY
+	start_daemon
+	run --separate-stderr ctl --json status
+	[ "$(field .adopted)" = true ]
+	[ "$(field .kill_scope)" = process_group ]
+	grep -q "is not in cgroup $T/decoy/schedlife-1-1" "$T/daemon.log"
+	daemon_holds "$pid"
+}

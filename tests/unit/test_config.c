@@ -96,6 +96,7 @@ test_defaults(void **state)
 	assert_int_equal(c.log_keep, 20);
 	assert_string_equal(c.discover_path, "/usr/local/bin:/usr/bin:/usr/sbin");
 	assert_false(c.allow_paths);
+	assert_true(c.cgroup);
 	assert_false(c.has_group);
 	assert_int_equal(c.ncontrol_uids, 0);
 	assert_int_equal(c.nschedulers, 0);
@@ -454,6 +455,7 @@ static const struct {
 	 "discover_path: \"bin\" is not an absolute directory"},
 	{"{\"allow_paths\": \"yes\"}", "allow_paths: must be true or false"},
 	{"{\"allow_paths\": 1}", "allow_paths: must be true or false"},
+	{"{\"cgroup\": \"no\"}", "cgroup: must be true or false"},
 	/* control */
 	{"{\"control\": \"wheel\"}", "control: must be an object"},
 	{"{\"control\": {\"group\": 10}}", "control.group: must be a string"},
@@ -618,12 +620,13 @@ test_scalars(void **state)
 	(void)state;
 	parse_ok(
 		"{\"on_shutdown\": \"leave\", \"log_keep\": 1, \"allow_paths\": true,"
-		" \"discover_path\": \"/opt/scx/bin::/usr/bin\","
+		" \"discover_path\": \"/opt/scx/bin::/usr/bin\", \"cgroup\": false,"
 		" \"restart\": {\"delay\": 1, \"max_delay\": \"2m\", \"burst\": 3, \"window\": 0}}",
 		&c);
 	assert_int_equal(c.on_shutdown, SHUTDOWN_LEAVE);
 	assert_int_equal(c.log_keep, 1);
 	assert_true(c.allow_paths);
+	assert_false(c.cgroup);
 	assert_string_equal(c.discover_path, "/opt/scx/bin::/usr/bin");
 	assert_int_equal(c.restart_delay_ms, 1000);
 	assert_int_equal(c.restart_max_delay_ms, 120000);
