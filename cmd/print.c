@@ -254,6 +254,7 @@ print_status(const cJSON *st)
 	const cJSON *last = object(st, "last_exit");
 	const char *state = str(st, "state"), *started = str(st, "started_at");
 	const char *log = str(st, "log");
+	const char *scope = str(st, "kill_scope"), *cgroup = str(st, "cgroup");
 	char buf[64];
 	long long v;
 
@@ -286,6 +287,10 @@ print_status(const cJSON *st)
 	}
 	if (log != NULL)
 		field("log", "%s", log);
+	if (scope != NULL && strcmp(scope, "cgroup") == 0)
+		field("kills", "cgroup %s", cgroup != NULL ? cgroup : "");
+	else if (scope != NULL)
+		field("kills", "%s", strcmp(scope, "process_group") == 0 ? "process group" : scope);
 	if (num(st, "restarts", &v))
 		field("restarts", "%lld%s", v, flag(st, "gave_up") ? " (gave up)" : "");
 	if (last != NULL)

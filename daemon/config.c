@@ -40,6 +40,7 @@ config_defaults(struct config *c)
 	c->restart_window_ms = 60000;
 	c->on_shutdown = SHUTDOWN_DETACH;
 	c->log_keep = 20;
+	c->cgroup = true;
 	c->discover_path = strdup("/usr/local/bin:/usr/bin:/usr/sbin");
 }
 
@@ -508,6 +509,13 @@ key_discover_path(struct parser *p, const char *path, const cJSON *item, void *t
 }
 
 static int
+key_cgroup(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	(void)target;
+	return get_bool(p, path, item, &p->c->cgroup);
+}
+
+static int
 key_allow_paths(struct parser *p, const char *path, const cJSON *item, void *target)
 {
 	(void)target;
@@ -818,6 +826,7 @@ static const struct key top_keys[] = {
 	{"log_keep", key_log_keep},
 	{"discover_path", key_discover_path},
 	{"allow_paths", key_allow_paths},
+	{"cgroup", key_cgroup},
 	{"control", key_control},
 	{"schedulers", key_schedulers},
 };
@@ -996,26 +1005,80 @@ is_executable_file(const char *path)
 	return access(path, X_OK) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The first DIR/name on discover_path that is an executable file; malloc'd, or NULL. */
+/*
+ * Would root run the discovered file dir/name? It must be a regular executable file
+ * (symlinks followed) owned by root that group and others may not write, in a
+ * directory owned by root that group and others may not write (or anyone could swap
+ * the file between this check and the exec). Otherwise false, with why.
+ */
+static bool
+discover_safe(const char *dir, const char *path, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, whylen,
+			 "directory %.200s is not owned by root or is writable by group or others",
+			 dir);
+		return false;
+	}
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0)
+		return false;
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, whylen,
+			 "%.200s is not owned by root or is writable by group or others", path);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The first DIR/name on discover_path that is an executable file; malloc'd, or NULL.
+ * A file found there that root must not run (discover_safe) stops the search: NULL with
+ * why set, so the caller can say so; why is "" when nothing was found.
+ */
 static char *
-discover(const struct config *c, const char *name)
+discover(const struct config *c, const char *name, char *why, size_t whylen)
 {
 	const char *s, *end;
-	char *found;
+	char *found, *dir;
 
+	why[0] = '\0';
 	if (c->discover_path == NULL)
 		return NULL;
 	for (s = c->discover_path; *s != '\0'; s = *end ? end + 1 : end) {
 		end = strchrnul(s, ':');
 		if (end == s || *s != '/')
 			continue;
-		if (asprintf(&found, "%.*s/%s", (int)(end - s), s, name) < 0)
+		if ((dir = strndup(s, (size_t)(end - s))) == NULL)
 			return NULL;
-		if (is_executable_file(found))
-			return found;
+		if (asprintf(&found, "%s/%s", dir, name) < 0) {
+			free(dir);
+			return NULL;
+		}
+		if (is_executable_file(found)) {
+			bool ok = discover_safe(dir, found, why, whylen);
+			free(dir);
+			if (ok)
+				return found;
+			free(found);
+			if (why[0] != '\0')
+				return NULL;
+			continue;
+		}
+		free(dir);
 		free(found);
 	}
 	return NULL;
+}
+
+/* Only sched_ext schedulers are discovered: names that start with scx_. */
+static bool
+discoverable_name(const char *name)
+{
+	return strncmp(name, "scx_", 4) == 0;
 }
 
 static const struct sched_entry *
@@ -1117,6 +1180,20 @@ build_identity(const struct sched_entry *e, const char *path, const struct sched
 	return id;
 }
 
+static enum proto_err
+discover_fail(const char *name, const char *why, char *err, size_t errlen)
+{
+	if (why[0] == '\0')
+		return resolve_fail(E_UNKNOWN_SCHEDULER, err, errlen,
+				    "unknown scheduler \"%s\": not in the config nor on "
+				    "discover_path",
+				    name);
+	return resolve_fail(E_UNKNOWN_SCHEDULER, err, errlen,
+			    "scheduler \"%s\" is not run: %s (root runs only a discovered "
+			    "file that is owned by root and that only root may write)",
+			    name, why);
+}
+
 enum proto_err
 config_resolve(const struct config *c, const char *name, const char *mode,
 	       char *const *client_args, bool privileged, struct identity **out, char *err,
@@ -1125,7 +1202,7 @@ config_resolve(const struct config *c, const char *name, const char *mode,
 	struct sched_entry tmp = {0};
 	const struct sched_entry *e;
 	const struct sched_mode *m = NULL;
-	char *found = NULL;
+	char *found = NULL, why[512];
 	const char *path;
 
 	*out = NULL;
@@ -1152,11 +1229,14 @@ config_resolve(const struct config *c, const char *name, const char *mode,
 					    "invalid scheduler name \"%.200s\"", name);
 		e = find_entry(c, name);
 		if (e == NULL) {
-			if ((found = discover(c, name)) == NULL)
+			if (!discoverable_name(name))
 				return resolve_fail(E_UNKNOWN_SCHEDULER, err, errlen,
-						    "unknown scheduler \"%s\": not in the config "
-						    "nor on discover_path",
+						    "unknown scheduler \"%s\": not in the config, "
+						    "and only scx_* names are discovered on "
+						    "discover_path",
 						    name);
+			if ((found = discover(c, name, why, sizeof(why))) == NULL)
+				return discover_fail(name, why, err, errlen);
 			tmp.name = (char *)name;
 			e = &tmp;
 		}
@@ -1171,10 +1251,13 @@ config_resolve(const struct config *c, const char *name, const char *mode,
 		return resolve_fail(E_PERMISSION_DENIED, err, errlen,
 				    "extra arguments for %s need root or client_args", e->name);
 	}
-	if (path == NULL && (path = found = discover(c, name)) == NULL)
+	if (path == NULL && (path = found = discover(c, name, why, sizeof(why))) == NULL) {
+		if (why[0] != '\0')
+			return discover_fail(name, why, err, errlen);
 		return resolve_fail(E_UNKNOWN_SCHEDULER, err, errlen,
 				    "scheduler \"%s\" has no path and is not on discover_path",
 				    name);
+	}
 	*out = build_identity(e, path, m, client_args);
 	free(found);
 	if (*out == NULL)
@@ -1240,13 +1323,13 @@ list_dir(const char *dir, cJSON *arr)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	char **names = NULL, *path;
+	char **names = NULL, *path, why[512];
 	size_t n = 0, cap = 0;
 
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, "scx_", 4) != 0 || !sched_name_valid(de->d_name))
+		if (!discoverable_name(de->d_name) || !sched_name_valid(de->d_name))
 			continue;
 		if (n == cap) {
 			size_t ncap = cap ? cap * 2 : 16;
@@ -1264,7 +1347,7 @@ list_dir(const char *dir, cJSON *arr)
 		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		if (!listed(arr, names[i]) && asprintf(&path, "%s/%s", dir, names[i]) >= 0) {
-			if (is_executable_file(path))
+			if (is_executable_file(path) && discover_safe(dir, path, why, sizeof(why)))
 				cJSON_AddItemToArray(arr, discovered_item(names[i], path));
 			free(path);
 		}
@@ -1281,7 +1364,8 @@ config_list(const struct config *c)
 
 	for (size_t i = 0; i < c->nschedulers; i++) {
 		const struct sched_entry *e = &c->schedulers[i];
-		char *found = e->path == NULL ? discover(c, e->name) : NULL;
+		char why[512];
+		char *found = e->path == NULL ? discover(c, e->name, why, sizeof(why)) : NULL;
 
 		cJSON_AddItemToArray(arr, list_item(e->name, e->path != NULL ? e->path : found,
 						    e->kind, e->ops, e->args, e, "config"));

@@ -43,6 +43,7 @@ struct config {
 	int log_keep;
 	char *discover_path;
 	bool allow_paths;
+	bool cgroup; /* each scheduler in a cgroup of its own where one can be made */
 	char *control_group; /* as written, NULL when absent; has_group: it exists */
 	bool has_group;
 	gid_t control_gid;

@@ -414,6 +414,16 @@ do_logs(struct client *c, struct proto_request *rq)
 	int64_t seq;
 	cJSON *r, *lines;
 
+	/* The logs are root's 0640 files: those who may control may read them, no one else. */
+	if (!config_may_control(&D.cfg, c->uid, c->gid)) {
+		log_info("logs refused for uid %d pid %d: permission denied", (int)c->uid,
+			 (int)c->pid);
+		send_err(c, rq->id, E_PERMISSION_DENIED,
+			 "permission denied: logs need root, a uid in control.users or membership "
+			 "of control.group",
+			 NULL);
+		return;
+	}
 	if (daemon_log_path(rq->seq, path, sizeof(path), &seq) < 0) {
 		if (rq->seq > 0)
 			snprintf(err, sizeof(err), "no log for seq %lld", (long long)rq->seq);
@@ -423,10 +433,16 @@ do_logs(struct client *c, struct proto_request *rq)
 		return;
 	}
 	lines = log_tail(path, rq->lines >= 0 ? (int)rq->lines : 20, NULL);
+	if (lines == NULL) {
+		/* a symlink, another's file: log_open_safe refused it */
+		snprintf(err, sizeof(err), "cannot read log %.150s: %s", path, strerror(errno));
+		send_err(c, rq->id, E_BAD_REQUEST, err, NULL);
+		return;
+	}
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "path", path);
 	cJSON_AddNumberToObject(r, "seq", (double)seq);
-	cJSON_AddItemToObject(r, "lines", lines != NULL ? lines : cJSON_CreateArray());
+	cJSON_AddItemToObject(r, "lines", lines);
 	send_ok(c, rq->id, r);
 	if (rq->follow && client_find(c->id) == c) {
 		c->follow = log_follow_start(path, c->id);

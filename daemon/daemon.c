@@ -178,7 +178,7 @@ op_spawn(void *ctx, const struct identity *id, int64_t seq, pid_t *pid, char **l
 
 	(void)ctx;
 	snprintf(path, sizeof(path), "%s/%s.%lld.log", D.log_dir, id->name, (long long)seq);
-	e = proc_spawn(id, path, &D.proc, err, errlen);
+	e = proc_spawn(id, path, D.cfg.cgroup, seq, &D.proc, err, errlen);
 	log_prune(D.log_dir, D.cfg.log_keep);
 	if (e != 0) {
 		log_warnx("spawn of %s (seq %lld) failed: %s", id->name, (long long)seq, err);
@@ -200,6 +200,21 @@ op_spawn(void *ctx, const struct identity *id, int64_t seq, pid_t *pid, char **l
 	log_info("spawned %s (pid %d, seq %lld), log %s", id->name, (int)D.proc.pid, (long long)seq,
 		 path);
 	return 0;
+}
+
+/* status: what a kill reaches, and the scheduler's cgroup. */
+static void
+op_status_extra(void *ctx, cJSON *o)
+{
+	(void)ctx;
+	if (D.lc.cur != NULL && proc_tracked(&D.proc))
+		cJSON_AddStringToObject(o, "kill_scope", proc_kill_scope(&D.proc));
+	else
+		cJSON_AddNullToObject(o, "kill_scope");
+	if (D.lc.cur != NULL && D.proc.cgroup != NULL)
+		cJSON_AddStringToObject(o, "cgroup", D.proc.cgroup);
+	else
+		cJSON_AddNullToObject(o, "cgroup");
 }
 
 static int
@@ -402,6 +417,7 @@ const struct lc_ops daemon_ops = {
 	.exit_hook = op_exit_hook,
 	.reboot = op_reboot,
 	.persist_now = op_persist_now,
+	.status_extra = op_status_extra,
 };
 
 int
@@ -456,6 +472,8 @@ daemon_persist_checked(char *err, size_t errlen)
 	if (D.lc.cur != NULL) {
 		cJSON_AddNumberToObject(o, "start_time", (double)cur_start_time);
 		cJSON_AddStringToObject(o, "exe", cur_exe);
+		if (D.proc.cgroup != NULL)
+			cJSON_AddStringToObject(o, "cgroup", D.proc.cgroup);
 	}
 	r = state_write(D.state_path, o, err, errlen);
 	cJSON_Delete(o);
@@ -581,7 +599,8 @@ daemon_restore(void)
 	if (s->id != NULL) {
 		/* The same process only if pid, start time and executable all agree. */
 		s->alive = same_process(s->pid, sf.start_time, sf.exe) &&
-			   proc_adopt(s->pid, s->id->t.kill_mode == KILL_GROUP, &D.proc) == 0 &&
+			   proc_adopt(s->pid, s->id->t.kill_mode == KILL_GROUP,
+				      sf.cgroup[0] != '\0' ? sf.cgroup : NULL, &D.proc) == 0 &&
 			   watch_proc() == 0;
 		if (s->alive) {
 			cur_start_time = sf.start_time;

@@ -263,6 +263,8 @@ lc_status(struct lifecycle *lc)
 		cJSON_AddStringToObject(o, "persist_error", lc->persist_error);
 	else
 		cJSON_AddNullToObject(o, "persist_error");
+	if (OPS->status_extra != NULL)
+		OPS->status_extra(CTX, o);
 	return o;
 }
 

@@ -92,6 +92,8 @@ struct lc_ops {
 	 * filled. NULL: persist() is all there is.
 	 */
 	int (*persist_now)(void *ctx, char *err, size_t errlen);
+	/* Optional (NULL: none): fields the process side adds to status. */
+	void (*status_extra)(void *ctx, cJSON *status);
 };
 
 enum lc_phase {

@@ -19,6 +19,56 @@
 /* How much of a log's end is read for its tail and reason. */
 #define TAIL_BYTES ((size_t)64 * 1024)
 
+int
+log_open_safe(const char *path, int flags)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_nlink != 1 || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	/* O_NONBLOCK only kept a FIFO from blocking the open; a regular file ignores it */
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+log_dir_check(const char *dir, char *why, size_t len)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		snprintf(why, len, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "%s: not a directory", dir);
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(why, len, "log dir %s is not owned by uid %d", dir, (int)geteuid());
+		return -1;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		snprintf(why, len,
+			 "log dir %s is writable by group or others (mode %04o): anyone could "
+			 "plant a log there",
+			 dir, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
 
 cJSON *
 log_tail(const char *path, int n, char **reason)
@@ -32,7 +82,7 @@ log_tail(const char *path, int n, char **reason)
 
 	if (reason != NULL)
 		*reason = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((fd = log_open_safe(path, O_RDONLY)) < 0)
 		return NULL;
 	if (fstat(fd, &st) == 0 && st.st_size > (off_t)TAIL_BYTES)
 		off = st.st_size - (off_t)TAIL_BYTES;
@@ -215,7 +265,7 @@ log_follow_start(const char *path, uint64_t token)
 	if (f == NULL)
 		return NULL;
 	f->token = token;
-	f->fd = open(path, O_RDONLY | O_CLOEXEC);
+	f->fd = log_open_safe(path, O_RDONLY);
 	f->w.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	f->w.fn = follow_ready;
 	f->w.data = f;

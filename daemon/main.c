@@ -18,6 +18,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "logs.h"
 #include "names.h"
 #include "scx.h"
 
@@ -293,6 +294,12 @@ main(int argc, char **argv)
 
 	mkdir_or_die(D.run_dir, 0755);
 	mkdir_or_die(D.log_dir, 0750);
+	if (log_dir_check(D.log_dir, err, sizeof(err)) < 0) {
+		fprintf(stderr, "schedlifed: %s; make it owned by root and not writable by group "
+				"or others\n",
+			err);
+		return 1;
+	}
 	lock_run_dir();
 
 	signal(SIGPIPE, SIG_IGN);

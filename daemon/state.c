@@ -293,6 +293,18 @@ parse_slot(const cJSON *o, const char *log_dir, struct state_file *sf, char *why
 		return false;
 	}
 	snprintf(sf->exe, sizeof(sf->exe), "%s", x->valuestring);
+	/* Its cgroup, as /proc/PID/cgroup names it; proc_adopt uses it only if the process
+	 * is in it. */
+	x = cJSON_GetObjectItemCaseSensitive(o, "cgroup");
+	if (x != NULL) {
+		if (!cJSON_IsString(x) || x->valuestring[0] != '/' ||
+		    strlen(x->valuestring) >= sizeof(sf->cgroup) ||
+		    strstr(x->valuestring, "/..") != NULL || strstr(x->valuestring, "//") != NULL) {
+			snprintf(why, len, "bad \"cgroup\"");
+			return false;
+		}
+		snprintf(sf->cgroup, sizeof(sf->cgroup), "%s", x->valuestring);
+	}
 	/* The log is shown to anyone who asks: only the one this spawn's name and seq give. */
 	x = cJSON_GetObjectItemCaseSensitive(o, "log");
 	if (x != NULL) {
@@ -312,9 +324,9 @@ check(const cJSON *o, const char *log_dir, struct state_file *sf, char *why, siz
 {
 	static const char *const keys[] = {"version", "seq", "state", "scheduler", "pid",
 					   "spawn_seq", "started_at_ms", "log", "start_time", "exe",
-					   "last", "last_exit", "op", "policy", NULL};
+					   "cgroup", "last", "last_exit", "op", "policy", NULL};
 	static const char *const slot_keys[] = {"scheduler", "pid", "spawn_seq", "started_at_ms",
-						"log", "start_time", "exe", NULL};
+						"log", "start_time", "exe", "cgroup", NULL};
 	const char *st;
 	const cJSON *x;
 	int64_t v;

@@ -21,6 +21,7 @@ struct state_file {
 	int64_t start_time;	 /* of saved.pid, in clock ticks since boot; -1: unknown */
 	char exe[PATH_MAX];	 /* of saved.pid when last written */
 	char log[PATH_MAX];
+	char cgroup[PATH_MAX];	 /* of saved.pid, when it has one; "" otherwise */
 };
 
 /* Write o to path through path.tmp, fsync and rename: 0, or -1 with err filled. */

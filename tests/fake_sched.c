@@ -36,6 +36,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -75,6 +76,7 @@ static struct {
 	nsec_t crash_after;      /* -1 = not set */
 	int crash_signal;
 	int fork_n;
+	int escape_n;
 	nsec_t print_every;      /* -1 = not set */
 	nsec_t eject_after;      /* -1 = not set */
 	bool exit_on_eject;
@@ -449,8 +451,52 @@ static void close_fds_except(int keep)
 }
 
 /*
+ * The kernel is in no scheduler's cgroup: if we were started in one schedlifed made
+ * (".../schedlife-*"), move to its parent, so the daemon's cgroup.kill misses us as its
+ * group kill does. Best effort: without cgroup2 there is nothing to leave.
+ */
+static void leave_sched_cgroup(void)
+{
+	char text[4096], mnt[PATH_MAX], path[2 * PATH_MAX], *line = NULL, *cg, *nl, *slash;
+	size_t cap = 0;
+	FILE *f;
+	int fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return;
+	text[n] = '\0';
+	if ((cg = strstr(text, "0::/")) == NULL || (cg != text && cg[-1] != '\n'))
+		return;
+	cg += 3;
+	if ((nl = strchr(cg, '\n')) != NULL)
+		*nl = '\0';
+	if ((slash = strrchr(cg, '/')) == NULL || strncmp(slash, "/schedlife-", 11) != 0)
+		return;
+	*slash = '\0';
+	mnt[0] = '\0';
+	if ((f = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return;
+	while (getline(&line, &cap, f) > 0)
+		if (strstr(line, " - cgroup2 ") != NULL &&
+		    sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
+			break;
+	free(line);
+	fclose(f);
+	if (mnt[0] == '\0')
+		return;
+	snprintf(path, sizeof(path), "%s%s/cgroup.procs", mnt, cg);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) >= 0) {
+		(void)!write(fd, "0", 1);
+		close(fd);
+	}
+}
+
+/*
  * Runs in its own session (so a process-group kill aimed at the scheduler misses
- * it), holding nothing but /dev/null and the pidfd, so it never keeps the log file or
+ * it) and out of the scheduler's cgroup, holding nothing but /dev/null and the pidfd, so it never keeps the log file or
  * a test harness's pipe open after the scheduler is gone.
  */
 static void __attribute__((noreturn)) watcher_main(int pidfd, pid_t sched_pid, int ready_fd)
@@ -460,7 +506,8 @@ static void __attribute__((noreturn)) watcher_main(int pidfd, pid_t sched_pid, i
 	int nul;
 
 	setsid();
-	/* Only now may the scheduler go on: a group kill from here on misses us. */
+	leave_sched_cgroup();
+	/* Only now may the scheduler go on: a group or cgroup kill from here on misses us. */
 	(void)!write(ready_fd, "", 1);
 	close(ready_fd);
 	prctl(PR_SET_NAME, "fake-kwatch", 0, 0, 0);
@@ -561,6 +608,8 @@ static void usage(void)
 	     "  --crash-after DUR       die by a signal DUR after enable (after start if never enabled)\n"
 	     "  --crash-signal SIG      signal for --crash-after (default SEGV)\n"
 	     "  --fork N                fork N children in our process group that pause()\n"
+	     "  --escape N              start N descendants that leave our process group and\n"
+	     "                          session (setsid, double fork) and pause()\n"
 	     "  --print-every DUR       print \"tick N\" every DUR\n"
 	     "  --eject-after DUR       DUR after enable, the kernel drops us (process lives)\n"
 	     "  --exit-on-eject         on eject print \"EXIT: " STALL_REASON "\" and exit 0\n"
@@ -572,8 +621,8 @@ static void usage(void)
 enum {
 	O_ROOT = 256, O_OPS, O_ENABLE_AFTER, O_NEVER_ENABLE, O_FAIL_LOAD, O_IGNORE_TERM,
 	O_TERM_DELAY, O_EXIT_AFTER, O_EXIT_CODE, O_EXIT_REASON, O_CRASH_AFTER, O_CRASH_SIGNAL,
-	O_FORK, O_PRINT_EVERY, O_EJECT_AFTER, O_EXIT_ON_EJECT, O_REENABLE_AFTER, O_DISABLE_DELAY,
-	O_INIT_FAIL,
+	O_FORK, O_ESCAPE, O_PRINT_EVERY, O_EJECT_AFTER, O_EXIT_ON_EJECT, O_REENABLE_AFTER,
+	O_DISABLE_DELAY, O_INIT_FAIL,
 };
 
 static nsec_t dur_arg(const char *name, const char *val)
@@ -602,6 +651,7 @@ static void parse_args(int argc, char **argv)
 		{ "crash-after", required_argument, NULL, O_CRASH_AFTER },
 		{ "crash-signal", required_argument, NULL, O_CRASH_SIGNAL },
 		{ "fork", required_argument, NULL, O_FORK },
+		{ "escape", required_argument, NULL, O_ESCAPE },
 		{ "print-every", required_argument, NULL, O_PRINT_EVERY },
 		{ "eject-after", required_argument, NULL, O_EJECT_AFTER },
 		{ "exit-on-eject", no_argument, NULL, O_EXIT_ON_EJECT },
@@ -641,6 +691,7 @@ static void parse_args(int argc, char **argv)
 			break;
 		}
 		case O_FORK: opt.fork_n = (int)parse_int(optarg, "--fork", 0, 1000); break;
+		case O_ESCAPE: opt.escape_n = (int)parse_int(optarg, "--escape", 0, 1000); break;
 		case O_PRINT_EVERY:
 			opt.print_every = dur_arg(name, optarg);
 			if (opt.print_every == 0)
@@ -751,6 +802,26 @@ int main(int argc, char **argv)
 			die("fork: %s", strerror(errno));
 		if (pid == 0)
 			child_main(pidfd, sfd);
+	}
+	/* A daemon-like descendant: a new session, then the middle process exits. */
+	for (int i = 0; i < opt.escape_n; i++) {
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0)
+			die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			setsid();
+			pid = fork();
+			if (pid == 0) {
+				signal(SIGTERM, SIG_IGN); /* a real daemon's own choice */
+				printf("fake: escaped pid %d\n", (int)getpid());
+				fflush(stdout);
+				child_main(pidfd, sfd);
+			}
+			_exit(pid < 0 ? 1 : 0);
+		}
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
 	}
 	if (pidfd >= 0)
 		close(pidfd);

@@ -136,15 +136,15 @@ slot_empty() {
 
 @test "a name found on discover_path is attached as sched_ext" {
 	mkdir -p "$T/bin"
-	printf '#!/bin/sh\nexec %s --root %s --ops disco "$@"\n' "$FAKE" "$SCX" >"$T/bin/disco"
-	chmod 0755 "$T/bin/disco"
-	run --separate-stderr ctl --json attach disco
+	printf '#!/bin/sh\nexec %s --root %s --ops scx_disco "$@"\n' "$FAKE" "$SCX" >"$T/bin/scx_disco"
+	chmod 0755 "$T/bin/scx_disco"
+	run --separate-stderr ctl --json attach scx_disco
 	[ "$status" -eq 0 ]
 	run --separate-stderr ctl --json status
-	[ "$(field .scheduler.name)" = disco ]
+	[ "$(field .scheduler.name)" = scx_disco ]
 	[ "$(field .scheduler.kind)" = sched_ext ]
-	[ "$(field .sched_ext.ops)" = disco ]
-	[ "$(field .scheduler.path)" = "$T/bin/disco" ]
+	[ "$(field .sched_ext.ops)" = scx_disco ]
+	[ "$(field .scheduler.path)" = "$T/bin/scx_disco" ]
 }
 
 @test "sched_ext root missing: sched_ext_unavailable at once, a process kind still works" {

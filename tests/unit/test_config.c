@@ -96,6 +96,7 @@ test_defaults(void **state)
 	assert_int_equal(c.log_keep, 20);
 	assert_string_equal(c.discover_path, "/usr/local/bin:/usr/bin:/usr/sbin");
 	assert_false(c.allow_paths);
+	assert_true(c.cgroup);
 	assert_false(c.has_group);
 	assert_int_equal(c.ncontrol_uids, 0);
 	assert_int_equal(c.nschedulers, 0);
@@ -454,6 +455,7 @@ static const struct {
 	 "discover_path: \"bin\" is not an absolute directory"},
 	{"{\"allow_paths\": \"yes\"}", "allow_paths: must be true or false"},
 	{"{\"allow_paths\": 1}", "allow_paths: must be true or false"},
+	{"{\"cgroup\": \"no\"}", "cgroup: must be true or false"},
 	/* control */
 	{"{\"control\": \"wheel\"}", "control: must be an object"},
 	{"{\"control\": {\"group\": 10}}", "control.group: must be a string"},
@@ -618,12 +620,13 @@ test_scalars(void **state)
 	(void)state;
 	parse_ok(
 		"{\"on_shutdown\": \"leave\", \"log_keep\": 1, \"allow_paths\": true,"
-		" \"discover_path\": \"/opt/scx/bin::/usr/bin\","
+		" \"discover_path\": \"/opt/scx/bin::/usr/bin\", \"cgroup\": false,"
 		" \"restart\": {\"delay\": 1, \"max_delay\": \"2m\", \"burst\": 3, \"window\": 0}}",
 		&c);
 	assert_int_equal(c.on_shutdown, SHUTDOWN_LEAVE);
 	assert_int_equal(c.log_keep, 1);
 	assert_true(c.allow_paths);
+	assert_false(c.cgroup);
 	assert_string_equal(c.discover_path, "/opt/scx/bin::/usr/bin");
 	assert_int_equal(c.restart_delay_ms, 1000);
 	assert_int_equal(c.restart_max_delay_ms, 120000);
@@ -743,6 +746,16 @@ setup_dirs(void **state)
 	make_file(dir2, "scx_dup", 0755);
 	make_file(dir2, "scx_two", 0755);
 	make_file(dir2, "scx_noexec", 0755);
+	make_file(dir2, "scx_groupw", 0775);
+	make_file(dir2, "scx_otherw", 0757);
+	make_file(dir2, "scx_nobodys", 0755);
+	snprintf(path, sizeof(path), "%s/scx_nobodys", dir2);
+	if (chown(path, 65534, 65534) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/open", tmp_root);
+	if (mkdir(path, 0755) < 0 || chmod(path, 01777) < 0)
+		return -1;
+	make_file(path, "scx_inopen", 0755);
 	return 0;
 }
 
@@ -970,6 +983,42 @@ test_resolve_client_args(void **state)
 	config_free(&c);
 }
 
+/* Root runs no discovered file that someone else could have put or changed there. */
+static void
+test_resolve_discovered_unsafe(void **state)
+{
+	static const char *const names[] = {"scx_groupw", "scx_otherw", "scx_nobodys"};
+	struct config c;
+	struct identity *id;
+	char err[512] = "", want[512], json[512];
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* the files must be root's */
+	load_registry(&c, "");
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		assert_int_equal(
+			config_resolve(&c, names[i], NULL, NULL, true, &id, err, sizeof(err)),
+			E_UNKNOWN_SCHEDULER);
+		assert_null(id);
+		snprintf(want, sizeof(want),
+			 "scheduler \"%s\" is not run: %s/%s is not owned by root or is writable "
+			 "by group or others (root runs only a discovered file that is owned by "
+			 "root and that only root may write)",
+			 names[i], dir2, names[i]);
+		assert_string_equal(err, want);
+	}
+	/* nor one in a directory others may write */
+	snprintf(json, sizeof(json), "{\"discover_path\": \"%s/open\"}", tmp_root);
+	config_free(&c);
+	parse_ok(json, &c);
+	assert_int_equal(config_resolve(&c, "scx_inopen", NULL, NULL, true, &id, err, sizeof(err)),
+			 E_UNKNOWN_SCHEDULER);
+	snprintf(want, sizeof(want), "directory %s/open is not owned by root", tmp_root);
+	assert_non_null(strstr(err, want));
+	config_free(&c);
+}
+
 static void
 test_resolve_discovered(void **state)
 {
@@ -1010,10 +1059,12 @@ test_resolve_discovered(void **state)
 	assert_string_equal(id->path, want);
 	identity_free(id);
 
-	/* any name, not only scx_* */
-	assert_int_equal(config_resolve(&c, "other_exec", NULL, NULL, false, &id, err, sizeof(err)),
-			 E_OK);
-	identity_free(id);
+	/* only scx_* names are discovered, even by root */
+	assert_int_equal(config_resolve(&c, "other_exec", NULL, NULL, true, &id, err, sizeof(err)),
+			 E_UNKNOWN_SCHEDULER);
+	assert_null(id);
+	assert_string_equal(err, "unknown scheduler \"other_exec\": not in the config, and only "
+				 "scx_* names are discovered on discover_path");
 
 	/* a directory is not a scheduler */
 	assert_int_equal(config_resolve(&c, "scx_dir", NULL, NULL, false, &id, err, sizeof(err)),
@@ -1304,6 +1355,7 @@ main(void)
 		cmocka_unit_test(test_resolve_modes),
 		cmocka_unit_test(test_resolve_client_args),
 		cmocka_unit_test(test_resolve_discovered),
+		cmocka_unit_test(test_resolve_discovered_unsafe),
 		cmocka_unit_test(test_resolve_invalid_names),
 		cmocka_unit_test(test_resolve_absolute),
 		cmocka_unit_test(test_list),

@@ -155,7 +155,7 @@ f_persist_now(void *c, char *err, size_t len)
 
 static const struct lc_ops fake_ops = {
 	f_now, f_wall, f_resolve, f_kread, f_kwatch, f_spawn, f_signal, f_timer,
-	f_reply, f_emit, f_persist, f_log_info, f_hook, f_reboot, f_persist_now,
+	f_reply, f_emit, f_persist, f_log_info, f_hook, f_reboot, f_persist_now, NULL,
 };
 
 static void
