@@ -296,6 +296,7 @@ cmd_version(const struct ctl *ctl, const struct cmd_args *a)
 	} else if (ctl->json) {
 		cJSON *out = rc == 0 ? cJSON_Duplicate(r.result, true) : cJSON_CreateObject();
 		cJSON_AddStringToObject(out, "client_version", SCHEDLIFE_VERSION);
+		cJSON_AddNumberToObject(out, "client_protocol", PROTO_VERSION);
 		print_json(out);
 		cJSON_Delete(out);
 	} else if (rc == 0 && !ctl->quiet) {

@@ -11,6 +11,7 @@
 
 #include "duration.h"
 #include "names.h"
+#include "proto.h"
 
 static const char *
 str(const cJSON *o, const char *key)
@@ -551,8 +552,11 @@ print_hello(const cJSON *r)
 	long long protocol;
 
 	printf("schedlifed %s", version != NULL ? version : "unknown");
-	if (num(r, "protocol", &protocol))
+	if (num(r, "protocol", &protocol)) {
 		printf(" (protocol %lld)", protocol);
+		if (protocol != PROTO_VERSION)
+			printf(", but this schedctl speaks protocol %d", PROTO_VERSION);
+	}
 	putchar('\n');
 }
 

@@ -9,7 +9,8 @@
 
 #include <cjson/cJSON.h>
 
-#define PROTO_VERSION 1
+/* 2: exit records nest the exit object; ids are strings, numbers or null. */
+#define PROTO_VERSION 2
 #define PROTO_MAX_LINE ((size_t)64 * 1024)
 #define PROTO_DEFAULT_RUN_DIR "/run/schedlifed"
 #define PROTO_SOCKET_NAME "schedlifed.sock"

@@ -253,7 +253,15 @@ PY
 	[[ "$stderr" == *"cannot reach schedlifed"* ]]
 	run --separate-stderr "$SCHEDCTL" -s "$T/nothing.sock" --json version
 	[ "$status" -eq 3 ]
-	[[ "$output" == '{"client_version":"'[0-9]*'"}' ]]
+	[[ "$output" == '{"client_version":"'[0-9]*'","client_protocol":2}' ]]
+	# with a daemon: its hello, and the client's own beside it
+	start_daemon
+	run --separate-stderr ctl --json version
+	[ "$status" -eq 0 ]
+	[ "$(field .protocol)" = 2 ]
+	[ "$(field .client_protocol)" = 2 ]
+	run --separate-stderr ctl version
+	[[ "$output" == *"(protocol 2)"* ]]
 }
 
 @test "config errors read as schedlifed.json(5) shows them, each naming its key's own path" {
