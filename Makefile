@@ -174,7 +174,10 @@ fuzz-run-%: $(B)/fuzz/fuzz_%
 
 # Benchmarks against s6, runit and supervisord (issue 6): as root, not part of
 # check; installs the peers if missing and writes docs/BENCHMARKS.md.
+# bench/hostile then appends the daemon's RSS and CPU under the attacks of issue 11.
 bench:
 	bench/run
+	$(MAKE) --no-print-directory all
+	bench/hostile build >>docs/BENCHMARKS.md
 
 .PHONY: bench

@@ -42,6 +42,11 @@ config_defaults(struct config *c)
 	c->log_keep = 20;
 	c->cgroup = true;
 	c->discover_path = strdup("/usr/local/bin:/usr/bin:/usr/sbin");
+	c->limits = (struct limits){.max_connections = 256,
+				    .reserved_connections = 16,
+				    .max_connections_per_user = 32,
+				    .max_output_bytes = (int64_t)1024 * 1024,
+				    .max_follows_per_user = 8};
 }
 
 static void
@@ -586,6 +591,54 @@ key_control(struct parser *p, const char *path, const cJSON *item, void *target)
 	return walk_object(p, path, item, keys, sizeof(keys) / sizeof(keys[0]), NULL);
 }
 
+/* limits: each a whole number in its range. */
+
+static const struct {
+	const char *name;
+	size_t off;
+	int64_t min, max;
+} limit_ranges[] = {
+	{"max_connections", offsetof(struct limits, max_connections), 1, 65536},
+	{"reserved_connections", offsetof(struct limits, reserved_connections), 0, 65535},
+	{"max_connections_per_user", offsetof(struct limits, max_connections_per_user), 1, 65536},
+	{"max_output_bytes", offsetof(struct limits, max_output_bytes), (int64_t)256 * 1024,
+	 (int64_t)1024 * 1024 * 1024},
+	{"max_follows_per_user", offsetof(struct limits, max_follows_per_user), 0, 65536},
+};
+
+static int
+limit_key(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	(void)target;
+	for (size_t i = 0; i < sizeof(limit_ranges) / sizeof(limit_ranges[0]); i++) {
+		if (strcmp(item->string, limit_ranges[i].name) != 0)
+			continue;
+		if (json_get_int(item, limit_ranges[i].min, limit_ranges[i].max,
+				 (int64_t *)(void *)((char *)&p->c->limits + limit_ranges[i].off)) < 0)
+			return fail(p, path, "must be a whole number from %lld to %lld",
+				    (long long)limit_ranges[i].min, (long long)limit_ranges[i].max);
+		return 0;
+	}
+	return fail(p, path, "unknown key");
+}
+
+static int
+key_limits(struct parser *p, const char *path, const cJSON *item, void *target)
+{
+	static const struct key keys[] = {
+		{"max_connections", limit_key},	     {"reserved_connections", limit_key},
+		{"max_connections_per_user", limit_key}, {"max_output_bytes", limit_key},
+		{"max_follows_per_user", limit_key},
+	};
+
+	(void)target;
+	if (walk_object(p, path, item, keys, sizeof(keys) / sizeof(keys[0]), NULL) < 0)
+		return -1;
+	if (p->c->limits.reserved_connections >= p->c->limits.max_connections)
+		return fail(p, path, "reserved_connections must be less than max_connections");
+	return 0;
+}
+
 /* schedulers[i] */
 
 static int
@@ -828,6 +881,7 @@ static const struct key top_keys[] = {
 	{"allow_paths", key_allow_paths},
 	{"cgroup", key_cgroup},
 	{"control", key_control},
+	{"limits", key_limits},
 	{"schedulers", key_schedulers},
 };
 

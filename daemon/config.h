@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <cjson/cJSON.h>
@@ -31,6 +32,15 @@ struct sched_entry {
 
 enum on_shutdown { SHUTDOWN_DETACH, SHUTDOWN_LEAVE };
 
+/* What one client may cost the daemon (schedlifed.json(5), "limits"). */
+struct limits {
+	int64_t max_connections;	  /* all clients together */
+	int64_t reserved_connections;	  /* of those, kept for root and control users */
+	int64_t max_connections_per_user; /* per uid other than root */
+	int64_t max_output_bytes;	  /* a connection further behind is dropped */
+	int64_t max_follows_per_user;	  /* logs --follow per uid other than root */
+};
+
 struct config {
 	struct timing defaults;
 	enum on_exit_action on_exit;
@@ -51,6 +61,7 @@ struct config {
 	size_t ncontrol_uids;
 	struct sched_entry *schedulers;
 	size_t nschedulers;
+	struct limits limits;
 };
 
 /* Built-in defaults (SPEC 2). */

@@ -27,6 +27,8 @@ struct client {
 	struct linebuf in;
 	char *out;
 	size_t outlen, outcap;
+	bool dead;	 /* closed during this batch: skipped by all, freed after it */
+	bool eof;	 /* the peer shut down its writing: answer what it sent, then close */
 	bool closing;	 /* close once the output is flushed */
 	bool busy;	 /* a request of this client is in progress: hold its next lines */
 	bool streaming;	 /* subscribe or logs --follow: events go out, input is ignored */
@@ -44,8 +46,12 @@ struct client {
 };
 
 static struct watch listen_w = {.fd = -1};
+/* Live and dead clients; nclients counts the live ones. */
 static struct client *clients;
 static int nclients;
+/* Kept open to accept (and refuse) one connection when the daemon is out of fds. */
+static int reserve_fd = -1;
+static int64_t listen_resume_ms; /* the listener is paused until then; 0: not paused */
 static uint64_t next_client_id = 1;
 static struct timer deadline_timer;
 static int64_t deadline_armed; /* when the timer fires; 0: disarmed */
@@ -53,14 +59,21 @@ static int64_t deadline_armed; /* when the timer fires; 0: disarmed */
 #define TRIM_DELAY_MS 1000
 static struct timer trim_timer;
 
+/*
+ * Reading pauses while this much output waits: a client that sends requests and reads
+ * no answers gets no more answered, and its output stays under the drop limit.
+ */
+#define OUTPUT_PAUSE ((size_t)64 * 1024)
+
 static void client_close(struct client *c);
 static void client_process(struct client *c);
+static void listen_resume(void);
 
 static struct client *
 client_find(uint64_t id)
 {
 	for (struct client *c = clients; c != NULL; c = c->next)
-		if (c->id == id)
+		if (c->id == id && !c->dead)
 			return c;
 	return NULL;
 }
@@ -69,9 +82,11 @@ client_find(uint64_t id)
 static void
 deadline_rearm(void)
 {
-	int64_t first = INT64_MAX;
+	int64_t first = listen_resume_ms > 0 ? listen_resume_ms : INT64_MAX;
 
 	for (struct client *c = clients; c != NULL; c = c->next) {
+		if (c->dead)
+			continue;
 		if (c->deadline_ms > 0 && c->deadline_ms < first)
 			first = c->deadline_ms;
 		if (c->waiting && c->wait_deadline_ms > 0 && c->wait_deadline_ms < first)
@@ -91,23 +106,53 @@ deadline_rearm(void)
 	}
 }
 
+/*
+ * Input is read only while the client may send a request: not while one is in
+ * progress, its output is backed up, or after its end of file. Otherwise epoll only
+ * reports a full hang-up (EPOLLHUP), never a level-triggered EPOLLIN or EPOLLRDHUP the
+ * daemon would not act on.
+ */
 static void
 update_events(struct client *c)
 {
-	uint32_t ev = EPOLLRDHUP;
+	uint32_t ev = 0;
 
-	if (!c->busy && !c->closing)
-		ev |= EPOLLIN;
+	if (!c->busy && !c->closing && !c->eof && c->outlen < OUTPUT_PAUSE)
+		ev |= EPOLLIN | EPOLLRDHUP;
 	if (c->outlen > 0)
 		ev |= EPOLLOUT;
 	if (ev != c->events && loop_mod(&c->w, ev) == 0)
 		c->events = ev;
 }
 
-/* Send what the socket takes; -1 when that closed the client (c is then gone). */
+/* A complete request line is waiting in the input. */
+static bool
+has_line(const struct linebuf *lb)
+{
+	return lb->len > 0 && memchr(lb->data + lb->start, '\n', lb->len) != NULL;
+}
+
+/* After any work on a client: close it when it is done, else set what epoll watches. */
+static void
+client_settle(struct client *c)
+{
+	if (c->dead)
+		return;
+	if (c->eof && !c->busy && !c->streaming && !has_line(&c->in))
+		c->closing = true;
+	if (c->closing && c->outlen == 0) {
+		client_close(c);
+		return;
+	}
+	update_events(c);
+}
+
+/* Send what the socket takes; -1 when that closed the client (c is then dead). */
 static int
 flush_out(struct client *c)
 {
+	if (c->dead)
+		return -1;
 	while (c->outlen > 0) {
 		ssize_t n = send(c->w.fd, c->out, c->outlen, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
@@ -127,12 +172,26 @@ flush_out(struct client *c)
 	return 0;
 }
 
-/* Queue a line; the loop flushes what the socket does not take now. */
+static void client_drop(struct client *c, const char *reason);
+
+/*
+ * Queue a line; the loop flushes what the socket does not take now. A client whose
+ * output would pass limits.max_output_bytes is dropped instead.
+ */
 static void
 client_send(struct client *c, char *line, size_t len)
 {
-	if (line == NULL)
+	if (line == NULL || c->dead) {
+		free(line);
 		return;
+	}
+	if (c->outlen + len > (size_t)D.cfg.limits.max_output_bytes && !c->closing) {
+		free(line);
+		client_drop(c, c->subscriber ? "subscriber too slow"
+			       : c->follow != NULL ? "log follower too slow"
+						   : "client too slow");
+		return;
+	}
 	if (c->outlen + len > c->outcap) {
 		size_t cap = c->outcap ? c->outcap : 4096;
 		while (cap < c->outlen + len)
@@ -201,27 +260,46 @@ send_err(struct client *c, const cJSON *id, enum proto_err code, const char *msg
 	client_send(c, line, len);
 }
 
+/*
+ * Close a client: its fd leaves epoll (which drops its events still pending in this
+ * batch) and is closed at once; its memory stays, marked dead, until the batch is over,
+ * so that nothing that still holds it in this batch can touch freed memory.
+ */
 static void
 client_close(struct client *c)
 {
-	struct client **pp;
-
-	for (pp = &clients; *pp != NULL && *pp != c; pp = &(*pp)->next)
-		;
-	if (*pp == NULL)
+	if (c->dead)
 		return;
-	*pp = c->next;
+	c->dead = true;
 	loop_del(&c->w);
 	close(c->w.fd);
-	linebuf_free(&c->in);
-	free(c->out);
-	cJSON_Delete(c->pending_id);
+	c->w.fd = -1;
 	log_follow_stop(c->follow);
-	free(c);
+	c->follow = NULL;
 	nclients--;
 	deadline_rearm();
+	listen_resume();
 	if (nclients == 0)
 		timer_arm_ms(&trim_timer, TRIM_DELAY_MS);
+}
+
+/* After each batch: free the clients that died in it. */
+static void
+control_reap(void)
+{
+	struct client **pp = &clients, *c;
+
+	while ((c = *pp) != NULL) {
+		if (!c->dead) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		linebuf_free(&c->in);
+		free(c->out);
+		cJSON_Delete(c->pending_id);
+		free(c);
+	}
 }
 
 static void
@@ -244,8 +322,8 @@ client_drop(struct client *c, const char *reason)
 	char bye[160];
 	int n;
 
-	log_warnx("dropping client (uid %d pid %d): %s, more than %zu bytes behind", (int)c->uid,
-		  (int)c->pid, reason, CONTROL_MAX_BACKLOG);
+	log_warnx("dropping client (uid %d pid %d): %s, more than %lld bytes behind", (int)c->uid,
+		  (int)c->pid, reason, (long long)D.cfg.limits.max_output_bytes);
 	n = snprintf(bye, sizeof(bye), "\n{\"event\":\"dropped\",\"reason\":\"%s\"}\n", reason);
 	c->outlen = 0;
 	c->subscriber = false;
@@ -267,8 +345,7 @@ client_idle(struct client *c)
 	if (!c->streaming && c->outlen == 0)
 		c->deadline_ms = mono_ms() + CONTROL_LINE_TIMEOUT_MS;
 	client_process(c);
-	if (client_find(c->id) == c)
-		update_events(c);
+	client_settle(c);
 	deadline_rearm();
 }
 
@@ -306,13 +383,8 @@ control_broadcast(const cJSON *event)
 		return;
 	for (c = clients; c != NULL; c = next) {
 		next = c->next;
-		if (!c->subscriber)
-			continue;
-		if (c->outlen + len > CONTROL_MAX_BACKLOG) {
-			client_drop(c, "subscriber too slow");
-			continue;
-		}
-		client_send(c, strdup(line), len);
+		if (!c->dead && c->subscriber)
+			client_send(c, strdup(line), len);
 	}
 	free(line);
 }
@@ -331,7 +403,7 @@ control_state_changed(void)
 	control_forget_status();
 	for (c = clients; c != NULL; c = next) {
 		next = c->next;
-		if (c->waiting && wait_holds(c)) {
+		if (!c->dead && c->waiting && wait_holds(c)) {
 			c->waiting = false;
 			send_ok(c, c->pending_id, lc_status(&D.lc));
 			if (client_find(c->id) == c)
@@ -348,8 +420,12 @@ deadline_fired(struct timer *t)
 
 	(void)t;
 	deadline_armed = 0;
+	if (listen_resume_ms > 0 && listen_resume_ms <= now)
+		listen_resume();
 	for (c = clients; c != NULL; c = next) {
 		next = c->next;
+		if (c->dead)
+			continue;
 		if (c->waiting && c->wait_deadline_ms > 0 && c->wait_deadline_ms <= now) {
 			c->waiting = false;
 			send_err(c, c->pending_id, E_TIMEOUT, "timed out waiting for the state", lc_status(&D.lc));
@@ -413,6 +489,7 @@ do_logs(struct client *c, struct proto_request *rq)
 	char path[PATH_MAX], err[256];
 	int64_t seq;
 	cJSON *r, *lines;
+	int follows = 0;
 
 	/* The logs are root's 0640 files: those who may control may read them, no one else. */
 	if (!config_may_control(&D.cfg, c->uid, c->gid)) {
@@ -423,6 +500,17 @@ do_logs(struct client *c, struct proto_request *rq)
 			 "of control.group",
 			 NULL);
 		return;
+	}
+	if (rq->follow && c->uid != 0) {
+		for (struct client *o = clients; o != NULL; o = o->next)
+			follows += !o->dead && o->follow != NULL && o->uid == c->uid;
+		if (follows >= D.cfg.limits.max_follows_per_user) {
+			snprintf(err, sizeof(err), "too many log follows for uid %d (limits.max_follows_per_user)",
+				 (int)c->uid);
+			log_info("logs --follow refused for uid %d pid %d: %s", (int)c->uid, (int)c->pid, err);
+			send_err(c, rq->id, E_BUSY, err, NULL);
+			return;
+		}
 	}
 	if (daemon_log_path(rq->seq, path, sizeof(path), &seq) < 0) {
 		if (rq->seq > 0)
@@ -465,10 +553,6 @@ control_follow_line(uint64_t token, const char *line)
 
 	if (c == NULL)
 		return -1;
-	if (c->outlen > CONTROL_MAX_BACKLOG) {
-		client_drop(c, "log follower too slow");
-		return -1;
-	}
 	e = cJSON_CreateObject();
 	cJSON_AddStringToObject(e, "event", "log");
 	cJSON_AddStringToObject(e, "line", line);
@@ -548,7 +632,8 @@ client_process(struct client *c)
 	char *line;
 	size_t len;
 
-	while (!c->busy && !c->closing && (line = linebuf_next(&c->in, &len)) != NULL) {
+	while (!c->busy && !c->closing && c->outlen < OUTPUT_PAUSE &&
+	       (line = linebuf_next(&c->in, &len)) != NULL) {
 		if (c->streaming)
 			continue; /* a stream takes no more requests */
 		c->deadline_ms = 0;
@@ -567,65 +652,170 @@ client_process(struct client *c)
 	}
 }
 
+/* Read what the client sent, answer it; at its end of file, finish and close. */
+static void
+client_read(struct client *c)
+{
+	ssize_t n = linebuf_fill(&c->in, c->w.fd);
+
+	if (n == -2) {
+		send_err(c, NULL, E_TOO_LARGE, "request line longer than 64 KiB", NULL);
+		c->closing = true;
+		flush_out(c);
+		return;
+	}
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		client_close(c);
+		return;
+	}
+	if (n == 0)
+		c->eof = true;
+	client_process(c);
+	client_settle(c);
+}
+
 static void
 client_ready(struct watch *w, uint32_t events)
 {
 	struct client *c = w->data;
-	uint64_t id = c->id;
-	ssize_t n;
 
-	if (events & EPOLLOUT) {
-		flush_out(c);
-		if (client_find(id) != c)
-			return;
-	}
-	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-		if (c->busy || c->closing) {
-			/* Hold its input; notice only a hang-up of a streaming client. */
-			if ((events & (EPOLLHUP | EPOLLERR)) != 0)
-				client_close(c);
-			return;
-		}
-		n = linebuf_fill(&c->in, w->fd);
-		if (n == 0 || (n < 0 && n != -2 && errno != EAGAIN && errno != EINTR)) {
+	if ((events & EPOLLOUT) && flush_out(c) < 0)
+		return;
+	if ((events & (EPOLLHUP | EPOLLERR)) && (c->busy || c->closing || c->eof)) {
+		/* Gone for good: nothing it sent is read any more, nothing reaches it. */
+		client_close(c);
+	} else if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+		if (c->events & EPOLLIN)
+			client_read(c);
+		else if (events & (EPOLLHUP | EPOLLERR))
 			client_close(c);
-			return;
-		}
-		if (n == -2) {
-			send_err(c, NULL, E_TOO_LARGE, "request line longer than 64 KiB", NULL);
-			if (client_find(id) == c) {
-				c->closing = true;
-				flush_out(c);
-			}
-			return;
-		}
+	} else if (!c->busy && c->outlen < OUTPUT_PAUSE) {
+		/* Its output drained: answer the requests it sent meanwhile. */
 		client_process(c);
-		if (client_find(id) == c)
-			update_events(c);
-		deadline_rearm();
+		client_settle(c);
 	}
+	deadline_rearm();
+}
+
+/* Connections refused are logged at most once every 10 s, with how many there were. */
+#define REFUSAL_LOG_MS 10000
+static void
+refuse(int fd, const char *why, uid_t uid)
+{
+	static int64_t last_log;
+	static unsigned refused;
+	int64_t now = mono_ms();
+	size_t len;
+	char *line = proto_response_error(NULL, E_BUSY, why, NULL, &len);
+
+	if (line != NULL)
+		(void)!send(fd, line, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(line);
+	close(fd);
+	refused++;
+	if (last_log == 0 || now - last_log >= REFUSAL_LOG_MS) {
+		log_warnx("refused a connection of uid %d: %s (%u refused since the last report)",
+			  (int)uid, why, refused);
+		last_log = now;
+		refused = 0;
+	}
+}
+
+/*
+ * The connection budget: max_connections in all; an uid other than root at most
+ * max_connections_per_user; the last reserved_connections only for root and control
+ * users, so that control is never locked out. NULL: admitted; else why not.
+ */
+static const char *
+admit(const struct ucred *cred, char *buf, size_t len)
+{
+	const struct limits *l = &D.cfg.limits;
+	int mine = 0;
+
+	if (nclients >= l->max_connections)
+		return "too many connections";
+	if (cred->uid == 0)
+		return NULL;
+	for (struct client *c = clients; c != NULL; c = c->next)
+		mine += !c->dead && c->uid == cred->uid;
+	if (mine >= l->max_connections_per_user) {
+		snprintf(buf, len, "too many connections from uid %d (limits.max_connections_per_user)",
+			 (int)cred->uid);
+		return buf;
+	}
+	if (nclients >= l->max_connections - l->reserved_connections &&
+	    !config_may_control(&D.cfg, cred->uid, cred->gid))
+		return "too many connections (the rest are reserved for root and control users)";
+	return NULL;
+}
+
+/*
+ * Out of file descriptors with connections waiting: the listener would stay readable
+ * and the loop spin. Give up the reserve fd to accept one and refuse it; when even
+ * that fails, stop listening for a second or until a client leaves.
+ */
+static void
+shed_connection(int lfd)
+{
+	int fd = -1;
+
+	if (reserve_fd >= 0) {
+		close(reserve_fd);
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			refuse(fd, "out of file descriptors", (uid_t)-1);
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0 && listen_resume_ms == 0) {
+		log_warn("accept, listener paused for a second");
+		listen_resume_ms = mono_ms() + 1000;
+		loop_mod(&listen_w, 0);
+	}
+}
+
+static void
+listen_resume(void)
+{
+	if (listen_resume_ms == 0)
+		return;
+	if (reserve_fd < 0)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	listen_resume_ms = 0;
+	loop_mod(&listen_w, EPOLLIN);
 }
 
 static void
 accept_ready(struct watch *w, uint32_t events)
 {
 	struct ucred cred;
-	socklen_t clen = sizeof(cred);
+	socklen_t clen;
 	struct client *c;
+	char why[128];
+	const char *no;
 	int fd;
 
 	(void)events;
-	while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (nclients >= CONTROL_MAX_CLIENTS) {
-			static const char busy[] =
-				"{\"ok\":false,\"error\":{\"code\":\"busy\",\"message\":\"too many connections\"}}\n";
-			(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (listen_resume_ms == 0) {
+		fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
+				shed_connection(w->fd);
+			if (errno == EAGAIN || listen_resume_ms != 0)
+				break;
+			continue;
+		}
+		clen = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
 			close(fd);
 			continue;
 		}
-		if ((c = calloc(1, sizeof(*c))) == NULL ||
-		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
-			free(c);
+		if ((no = admit(&cred, why, sizeof(why))) != NULL) {
+			refuse(fd, no, cred.uid);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
 		}
@@ -690,6 +880,8 @@ control_listen(const char *path)
 	}
 	listen_w.fd = fd;
 	listen_w.fn = accept_ready;
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	loop_after_events(control_reap);
 	if (loop_add(&listen_w, EPOLLIN) < 0 || timer_init(&deadline_timer, deadline_fired, NULL) < 0 ||
 	    timer_init(&trim_timer, trim_fired, NULL) < 0) {
 		close(fd);
@@ -701,11 +893,15 @@ control_listen(const char *path)
 void
 control_close(void)
 {
-	while (clients != NULL) {
+	for (struct client *c = clients; c != NULL; c = c->next) {
 		/* Last words to subscribers are already queued; try once more. */
-		if (flush_out(clients) == 0)
-			client_close(clients);
+		if (flush_out(c) == 0)
+			client_close(c);
 	}
+	control_reap();
+	if (reserve_fd >= 0)
+		close(reserve_fd);
+	reserve_fd = -1;
 	if (listen_w.fd >= 0) {
 		loop_del(&listen_w);
 		close(listen_w.fd);

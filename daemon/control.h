@@ -8,10 +8,8 @@
 
 #include "proto.h"
 
-#define CONTROL_MAX_CLIENTS 256
+/* Connection and output limits are in the config (struct limits, schedlifed.json(5)). */
 #define CONTROL_LINE_TIMEOUT_MS ((int64_t)10000)
-/* A subscriber further behind than this is dropped. */
-#define CONTROL_MAX_BACKLOG ((size_t)1024 * 1024)
 /* The token of replies nobody waits for but the daemon itself (shutdown). */
 #define CONTROL_TOKEN_SHUTDOWN UINT64_MAX
 

@@ -219,25 +219,31 @@ log_find(const char *dir, int64_t seq, char *buf, size_t len, int64_t *found)
 	return 0;
 }
 
+/*
+ * Following: one inotify instance for every follower (an instance per follower would
+ * charge root's fs.inotify.max_user_instances once per client). Followers of the same
+ * file share its watch descriptor: inotify gives one inode one wd per instance.
+ */
 struct log_follow {
-	struct watch w;
 	int fd;
+	int wd; /* -1: its file's watch is gone (the file was removed) */
 	off_t off;
 	uint64_t token;
 	char part[4096];
 	size_t partlen;
+	struct log_follow *next;
 };
 
-static void
-follow_ready(struct watch *w, uint32_t events)
+static struct watch follow_w = {.fd = -1};
+static struct log_follow *follows;
+
+/* Send a follower its file's new lines; -1 when its client is gone, and f with it. */
+static int
+follow_read(struct log_follow *f)
 {
-	struct log_follow *f = w->data;
-	char ibuf[4096], buf[4096];
+	char buf[4096];
 	ssize_t n;
 
-	(void)events;
-	while (read(w->fd, ibuf, sizeof(ibuf)) > 0)
-		;
 	while ((n = pread(f->fd, buf, sizeof(buf), f->off)) > 0) {
 		f->off += n;
 		for (ssize_t i = 0; i < n; i++) {
@@ -245,13 +251,50 @@ follow_ready(struct watch *w, uint32_t events)
 				f->part[f->partlen] = '\0';
 				f->partlen = 0;
 				utf8_sanitize(f->part);
-				/* A client too far behind is closed, and f with it. */
+				/* A client too far behind is dropped, and f with it. */
 				if (control_follow_line(f->token, f->part) < 0)
-					return;
+					return -1;
 				if (buf[i] == '\n')
 					continue;
 			}
 			f->part[f->partlen++] = buf[i];
+		}
+	}
+	return 0;
+}
+
+/* Every follower of wd (-1: all, after the queue overflowed). */
+static void
+follow_wd(int wd, bool ignored)
+{
+	struct log_follow *f, *next;
+
+	for (f = follows; f != NULL; f = next) {
+		next = f->next; /* follow_read may free f, never another follower */
+		if (wd != -1 && f->wd != wd)
+			continue;
+		if (ignored)
+			f->wd = -1;
+		else
+			(void)follow_read(f);
+	}
+}
+
+static void
+follow_ready(struct watch *w, uint32_t events)
+{
+	char ibuf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	ssize_t n;
+
+	(void)events;
+	while ((n = read(w->fd, ibuf, sizeof(ibuf))) > 0) {
+		for (char *p = ibuf; p < ibuf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)(void *)p;
+			if (ev->mask & IN_Q_OVERFLOW)
+				follow_wd(-1, false);
+			else
+				follow_wd(ev->wd, (ev->mask & IN_IGNORED) != 0);
 		}
 	}
 }
@@ -264,31 +307,52 @@ log_follow_start(const char *path, uint64_t token)
 
 	if (f == NULL)
 		return NULL;
+	if (follow_w.fd < 0) {
+		follow_w.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		follow_w.fn = follow_ready;
+		if (follow_w.fd >= 0 && loop_add(&follow_w, EPOLLIN) < 0) {
+			close(follow_w.fd);
+			follow_w.fd = -1;
+		}
+	}
 	f->token = token;
 	f->fd = log_open_safe(path, O_RDONLY);
-	f->w.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	f->w.fn = follow_ready;
-	f->w.data = f;
-	if (f->fd < 0 || f->w.fd < 0 || fstat(f->fd, &st) < 0 ||
-	    inotify_add_watch(f->w.fd, path, IN_MODIFY) < 0 || loop_add(&f->w, EPOLLIN) < 0) {
+	f->wd = -1;
+	if (f->fd < 0 || follow_w.fd < 0 || fstat(f->fd, &st) < 0 ||
+	    (f->wd = inotify_add_watch(follow_w.fd, path, IN_MODIFY | IN_MASK_ADD)) < 0) {
 		if (f->fd >= 0)
 			close(f->fd);
-		if (f->w.fd >= 0)
-			close(f->w.fd);
 		free(f);
 		return NULL;
 	}
 	f->off = st.st_size;
+	f->next = follows;
+	follows = f;
 	return f;
 }
 
 void
 log_follow_stop(struct log_follow *f)
 {
+	struct log_follow **pp;
+	bool shared = false;
+
 	if (f == NULL)
 		return;
-	loop_del(&f->w);
-	close(f->w.fd);
+	for (pp = &follows; *pp != NULL && *pp != f; pp = &(*pp)->next)
+		;
+	if (*pp != NULL)
+		*pp = f->next;
+	for (struct log_follow *o = follows; o != NULL; o = o->next)
+		shared |= o->wd == f->wd;
+	if (f->wd >= 0 && !shared)
+		inotify_rm_watch(follow_w.fd, f->wd);
 	close(f->fd);
 	free(f);
+	/* The last follower gone: so is the instance. */
+	if (follows == NULL && follow_w.fd >= 0) {
+		loop_del(&follow_w);
+		close(follow_w.fd);
+		follow_w.fd = -1;
+	}
 }

@@ -12,12 +12,23 @@
 
 static int epfd = -1;
 static bool stopping;
-static void (*after_events)(void);
+#define LOOP_MAX_AFTER 4
+static void (*after_events[LOOP_MAX_AFTER])(void);
+static int nafter;
+
+/*
+ * The batch being dispatched. A watch deleted during it loses its events still waiting
+ * in it, so its owner may free it at once: nothing of this batch reaches it afterwards.
+ */
+#define LOOP_BATCH 64
+static struct epoll_event batch[LOOP_BATCH];
+static int batch_len, batch_at;
 
 void
 loop_after_events(void (*fn)(void))
 {
-	after_events = fn;
+	if (nafter < LOOP_MAX_AFTER)
+		after_events[nafter++] = fn;
 }
 
 int
@@ -48,6 +59,9 @@ loop_del(struct watch *w)
 {
 	if (w->fd >= 0)
 		epoll_ctl(epfd, EPOLL_CTL_DEL, w->fd, NULL);
+	for (int i = batch_at + 1; i < batch_len; i++)
+		if (batch[i].data.ptr == w)
+			batch[i].data.ptr = NULL;
 }
 
 void
@@ -59,22 +73,23 @@ loop_stop(void)
 int
 loop_run(void)
 {
-	struct epoll_event evs[64];
-
 	while (!stopping) {
-		int n = epoll_wait(epfd, evs, 64, -1);
+		int n = epoll_wait(epfd, batch, LOOP_BATCH, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("epoll_wait");
 			return -1;
 		}
-		for (int i = 0; i < n && !stopping; i++) {
-			struct watch *w = evs[i].data.ptr;
-			w->fn(w, evs[i].events);
+		batch_len = n;
+		for (batch_at = 0; batch_at < n && !stopping; batch_at++) {
+			struct watch *w = batch[batch_at].data.ptr;
+			if (w != NULL) /* NULL: deleted earlier in this batch */
+				w->fn(w, batch[batch_at].events);
 		}
-		if (after_events != NULL)
-			after_events();
+		batch_len = batch_at = 0;
+		for (int i = 0; i < nafter; i++)
+			after_events[i]();
 	}
 	return 0;
 }

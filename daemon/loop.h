@@ -25,11 +25,15 @@ struct timer {
 int loop_init(void);
 int loop_add(struct watch *w, uint32_t events);
 int loop_mod(struct watch *w, uint32_t events);
+/* Also drops w's events still pending in the current batch: w may be freed after it. */
 void loop_del(struct watch *w);
 /* Run until loop_stop; returns 0, or -1 when epoll itself fails. */
 int loop_run(void);
 void loop_stop(void);
-/* Run fn after each batch of events: work that may wait until replies have gone out. */
+/*
+ * Run fn after each batch of events (up to 4 of them, in the order given): work that
+ * may wait until replies have gone out, and freeing what died during the batch.
+ */
 void loop_after_events(void (*fn)(void));
 
 int timer_init(struct timer *t, void (*fire)(struct timer *), void *data);

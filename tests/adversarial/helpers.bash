@@ -37,7 +37,8 @@ root_answers() {
 
 # The daemon is alive, answers root at once, and (if given) still supervises pid $1.
 daemon_holds() {
-	alive "$DPID" || {
+	# (a crashed daemon is a zombie until the test reaps it: kill -0 alone says alive)
+	{ alive "$DPID" && ! gone "$DPID"; } || {
 		echo "daemon died:" >&2
 		cat "$T/daemon.log" >&2
 		return 1

@@ -636,6 +636,41 @@ test_scalars(void **state)
 }
 
 static void
+test_limits(void **state)
+{
+	struct config c;
+
+	(void)state;
+	parse_ok("{}", &c);
+	assert_int_equal(c.limits.max_connections, 256);
+	assert_int_equal(c.limits.reserved_connections, 16);
+	assert_int_equal(c.limits.max_connections_per_user, 32);
+	assert_int_equal(c.limits.max_output_bytes, 1024 * 1024);
+	assert_int_equal(c.limits.max_follows_per_user, 8);
+	config_free(&c);
+	parse_ok("{\"limits\": {\"max_connections\": 40, \"reserved_connections\": 0,"
+		 " \"max_connections_per_user\": 5, \"max_output_bytes\": 262144,"
+		 " \"max_follows_per_user\": 0}}",
+		 &c);
+	assert_int_equal(c.limits.max_connections, 40);
+	assert_int_equal(c.limits.reserved_connections, 0);
+	assert_int_equal(c.limits.max_connections_per_user, 5);
+	assert_int_equal(c.limits.max_output_bytes, 262144);
+	assert_int_equal(c.limits.max_follows_per_user, 0);
+	config_free(&c);
+	check_error("{\"limits\": {\"max_connections\": 0}}", false,
+		    "limits.max_connections: must be a whole number from 1 to 65536");
+	check_error("{\"limits\": {\"max_output_bytes\": 1000}}", false,
+		    "limits.max_output_bytes: must be a whole number from 262144 to 1073741824");
+	check_error("{\"limits\": {\"max_connections_per_user\": \"5\"}}", false,
+		    "limits.max_connections_per_user: must be a whole number from 1 to 65536");
+	check_error("{\"limits\": {\"max_connections\": 16}}", false,
+		    "limits: reserved_connections must be less than max_connections");
+	check_error("{\"limits\": {\"max_clients\": 16}}", false, "limits.max_clients: unknown key");
+	check_error("{\"limits\": 3}", false, "limits: must be an object");
+}
+
+static void
 test_control(void **state)
 {
 	struct config c;
@@ -1349,6 +1384,7 @@ main(void)
 		cmocka_unit_test(test_on_exit),
 		cmocka_unit_test(test_scalars),
 		cmocka_unit_test(test_control),
+		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_resolve_config_entry),
