@@ -148,6 +148,8 @@ inotify_instances() {
 
 @test "item 4: 200 log follows cost the daemon one inotify instance, and a user only a few" {
 	world
+	# logs are for those who may control (issue 11 item 8): the attacker is one of them
+	write_config '"control": {"users": ["nobody"]},'
 	start_daemon
 	ctl attach moded -m loud
 	pid=$(ctl --json status | jget .pid)

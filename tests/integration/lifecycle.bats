@@ -21,14 +21,14 @@ teardown() {
 	[[ "$output" == *schedlifed* ]]
 	run --separate-stderr ctl --json version
 	[ "$status" -eq 0 ]
-	[ "$(field .protocol)" = 1 ]
+	[ "$(field .protocol)" = 2 ]
 	[ -n "$(field .version)" ]
 	[ "$(field .version)" != null ]
 	# the raw hello says the same
 	run raw '{"id":1,"cmd":"hello"}'
 	[ "$status" -eq 0 ]
 	[ "$(field .ok)" = true ]
-	[ "$(field .result.protocol)" = 1 ]
+	[ "$(field .result.protocol)" = 2 ]
 }
 
 @test "status when nothing is attached: detached, scheduler null, exit 0" {

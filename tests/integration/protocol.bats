@@ -28,9 +28,10 @@ attach_slower_in_background() {
 	eventually 5 state_is starting
 }
 
-# A sched_ext entry that takes 3 s to enable: long enough to fill a queue behind it.
+# A sched_ext entry that takes 6 s to enable: long enough to fill a queue behind it,
+# even on a loaded machine where the test's own clients are slow to start.
 add_slower() {
-	add_scheduler "{\"name\": \"slower\", \"path\": \"$FAKE\", \"args\": [\"--root\", \"$SCX\", \"--ops\", \"slower\", \"--enable-after\", \"3s\"], \"ops\": \"slower\", \"startup_timeout\": \"10s\"}"
+	add_scheduler "{\"name\": \"slower\", \"path\": \"$FAKE\", \"args\": [\"--root\", \"$SCX\", \"--ops\", \"slower\", \"--enable-after\", \"6s\"], \"ops\": \"slower\", \"startup_timeout\": \"15s\"}"
 }
 
 state_is() {
@@ -46,7 +47,7 @@ state_is() {
 	[ -n "$(line_field 1 .error.message)" ]
 	[ "$(line_field 2 .ok)" = true ]
 	[ "$(line_field 2 .id)" = 2 ]
-	[ "$(line_field 2 .result.protocol)" = 1 ]
+	[ "$(line_field 2 .result.protocol)" = 2 ]
 }
 
 @test "not an object, no cmd, a cmd that is not a string: bad_request each" {
@@ -197,7 +198,7 @@ for i, r in enumerate(rs, 1):
 	[ "$status" -eq 0 ]
 	[ "$(field .state)" = starting ]
 	[ "$(field .scheduler.name)" = slower ]
-	# the attach (3 s) is still running: status did not wait for it
+	# the attach (6 s) is still running: status did not wait for it
 	alive "$BGPID"
 	[ $((t1 - t0)) -lt 1500 ]
 	run raw '{"id":1,"cmd":"list"}' '{"id":2,"cmd":"hello"}'
@@ -238,7 +239,7 @@ for i in range(20):
     s.connect(path)
     s.sendall(json.dumps({"id": i, "cmd": "detach"}).encode() + b"\n")
     conns.append(s)
-time.sleep(0.3)  # let the daemon read them all (the attach takes 3 s)
+time.sleep(0.3)  # let the daemon read them all (the attach takes 6 s)
 t0 = time.monotonic()
 p = subprocess.run([ctl, "-s", path, "--json", "detach"], capture_output=True, timeout=30)
 print("CTLMS", int((time.monotonic() - t0) * 1000))
@@ -263,7 +264,7 @@ PY
 	# schedctl's request came when the queue was full: busy, exit 4
 	[[ "$ctlline" == "CTL 4 "* ]]
 	[[ "$ctlline" == *'"busy"'* ]]
-	# and it was told at once, not once the queue had drained (the attach alone is 3 s)
+	# and it was told at once, not once the queue had drained (the attach alone is 6 s)
 	ctlms=$(sed -n 's/^CTLMS //p' <<<"$output")
 	[ "$ctlms" -lt 1500 ]
 	# the running attach finished, then the first queued detach detached it
