@@ -902,7 +902,7 @@ after_failed_start(struct lifecycle *lc, enum proto_err disable_err)
 		extra = cJSON_CreateObject();
 	if (op->exit != NULL && cJSON_GetObjectItem(extra, "exit") == NULL)
 		cJSON_AddItemToObject(extra, "exit", cJSON_Duplicate(op->exit, true));
-	if (lc->cur != NULL && cJSON_GetObjectItem(extra, "log_tail") == NULL)
+	if (cJSON_GetObjectItem(extra, "log_tail") == NULL)
 		add_log_tail(lc, extra);
 	if (disable_err == E_DISABLE_TIMEOUT)
 		cJSON_AddBoolToObject(extra, "disable_timeout", true);
