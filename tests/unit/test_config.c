@@ -1,4 +1,4 @@
-/* Unit tests for daemon/config.c: strict parsing, defaults, resolve, list, authorization. */
+/* Unit tests for config.c, registry.c and authz.c: parsing, defaults, resolve, list, authz. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,8 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authz.h"
 #include "config.h"
 #include "names.h"
+#include "registry.h"
 
 /* ---- helpers ---- */
 
@@ -877,7 +879,7 @@ test_resolve_config_entry(void **state)
 
 	(void)state;
 	load_registry(&c, "");
-	assert_int_equal(config_resolve(&c, "scx_lavd", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_lavd", NULL, NULL, false, &id, err, sizeof(err)),
 			 E_OK);
 	assert_string_equal(id->name, "scx_lavd");
 	assert_string_equal(id->path, "/usr/bin/scx_lavd");
@@ -892,7 +894,7 @@ test_resolve_config_entry(void **state)
 	identity_free(id);
 
 	/* entry args, then the mode's, then the client's */
-	assert_int_equal(config_resolve(&c, "scx_lavd", "powersave",
+	assert_int_equal(registry_resolve(&c, "scx_lavd", "powersave",
 					(char *[]){"-v", "--x=1", NULL}, true, &id, err,
 					sizeof(err)),
 			 E_OK);
@@ -903,7 +905,7 @@ test_resolve_config_entry(void **state)
 	identity_free(id);
 
 	/* an entry without path is found on discover_path (dir3 does not exist) */
-	assert_int_equal(config_resolve(&c, "scx_test", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_test", NULL, NULL, false, &id, err, sizeof(err)),
 			 E_OK);
 	snprintf(want, sizeof(want), "%s/scx_test", dir1);
 	assert_string_equal(id->path, want);
@@ -914,7 +916,7 @@ test_resolve_config_entry(void **state)
 	identity_free(id);
 
 	id = (struct identity *)1;
-	assert_int_equal(config_resolve(&c, "scx_gone", NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_gone", NULL, NULL, true, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	assert_null(id);
 	assert_string_equal(err, "scheduler \"scx_gone\" has no path and is not on discover_path");
@@ -930,19 +932,19 @@ test_resolve_modes(void **state)
 
 	(void)state;
 	load_registry(&c, "");
-	assert_int_equal(config_resolve(&c, "scx_lavd", "turbo", NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_lavd", "turbo", NULL, true, &id, err, sizeof(err)),
 			 E_BAD_REQUEST);
 	assert_null(id);
 	assert_string_equal(err,
 			    "unknown mode \"turbo\" for scx_lavd (modes: powersave, performance)");
-	assert_int_equal(config_resolve(&c, "scx_open", "fast", NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_open", "fast", NULL, true, &id, err, sizeof(err)),
 			 E_BAD_REQUEST);
 	assert_string_equal(err, "unknown mode \"fast\" for scx_open (has no modes)");
-	assert_int_equal(config_resolve(&c, "scx_two", "fast", NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_two", "fast", NULL, true, &id, err, sizeof(err)),
 			 E_BAD_REQUEST);
 	assert_string_equal(err, "unknown mode \"fast\" for scx_two (has no modes)");
 	assert_int_equal(
-		config_resolve(&c, "scx_lavd", "performance", NULL, false, &id, err, sizeof(err)),
+		registry_resolve(&c, "scx_lavd", "performance", NULL, false, &id, err, sizeof(err)),
 		E_OK);
 	assert_strv(id->argv, (const char *[]){"scx_lavd", "-a", "--performance", NULL});
 	identity_free(id);
@@ -958,24 +960,24 @@ test_resolve_client_args(void **state)
 
 	(void)state;
 	load_registry(&c, "");
-	assert_int_equal(config_resolve(&c, "scx_lavd", NULL, (char *[]){"-v", NULL}, false, &id,
+	assert_int_equal(registry_resolve(&c, "scx_lavd", NULL, (char *[]){"-v", NULL}, false, &id,
 					err, sizeof(err)),
 			 E_PERMISSION_DENIED);
 	assert_null(id);
 	assert_string_equal(err, "extra arguments for scx_lavd need root or client_args");
 	/* discovered schedulers take no client args from non-root either */
-	assert_int_equal(config_resolve(&c, "scx_two", NULL, (char *[]){"-v", NULL}, false, &id,
+	assert_int_equal(registry_resolve(&c, "scx_two", NULL, (char *[]){"-v", NULL}, false, &id,
 					err, sizeof(err)),
 			 E_PERMISSION_DENIED);
 	assert_string_equal(err, "extra arguments for scx_two need root or client_args");
 	/* client_args true lets anyone */
-	assert_int_equal(config_resolve(&c, "scx_open", NULL, (char *[]){"-v", NULL}, false, &id,
+	assert_int_equal(registry_resolve(&c, "scx_open", NULL, (char *[]){"-v", NULL}, false, &id,
 					err, sizeof(err)),
 			 E_OK);
 	assert_strv(id->argv, (const char *[]){"scx_open", "-v", NULL});
 	identity_free(id);
 	/* an empty vector is no args */
-	assert_int_equal(config_resolve(&c, "scx_lavd", NULL, (char *[]){NULL}, false, &id, err,
+	assert_int_equal(registry_resolve(&c, "scx_lavd", NULL, (char *[]){NULL}, false, &id, err,
 					sizeof(err)),
 			 E_OK);
 	assert_strv(id->client_args, (const char *[]){NULL});
@@ -998,7 +1000,7 @@ test_resolve_discovered_unsafe(void **state)
 	load_registry(&c, "");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		assert_int_equal(
-			config_resolve(&c, names[i], NULL, NULL, true, &id, err, sizeof(err)),
+			registry_resolve(&c, names[i], NULL, NULL, true, &id, err, sizeof(err)),
 			E_UNKNOWN_SCHEDULER);
 		assert_null(id);
 		snprintf(want, sizeof(want),
@@ -1012,7 +1014,7 @@ test_resolve_discovered_unsafe(void **state)
 	snprintf(json, sizeof(json), "{\"discover_path\": \"%s/open\"}", tmp_root);
 	config_free(&c);
 	parse_ok(json, &c);
-	assert_int_equal(config_resolve(&c, "scx_inopen", NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_inopen", NULL, NULL, true, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	snprintf(want, sizeof(want), "directory %s/open is not owned by root", tmp_root);
 	assert_non_null(strstr(err, want));
@@ -1029,7 +1031,7 @@ test_resolve_discovered(void **state)
 	(void)state;
 	load_registry(&c, "");
 	/* the first directory on the path wins */
-	assert_int_equal(config_resolve(&c, "scx_dup", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_dup", NULL, NULL, false, &id, err, sizeof(err)),
 			 E_OK);
 	snprintf(want, sizeof(want), "%s/scx_dup", dir1);
 	assert_string_equal(id->path, want);
@@ -1044,7 +1046,7 @@ test_resolve_discovered(void **state)
 	assert_strv(id->client_args, (const char *[]){NULL});
 	identity_free(id);
 
-	assert_int_equal(config_resolve(&c, "scx_two", NULL, (char *[]){"-x", NULL}, true, &id, err,
+	assert_int_equal(registry_resolve(&c, "scx_two", NULL, (char *[]){"-x", NULL}, true, &id, err,
 					sizeof(err)),
 			 E_OK);
 	snprintf(want, sizeof(want), "%s/scx_two", dir2);
@@ -1053,24 +1055,24 @@ test_resolve_discovered(void **state)
 	identity_free(id);
 
 	/* not executable in dir1, executable in dir2 */
-	assert_int_equal(config_resolve(&c, "scx_noexec", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_noexec", NULL, NULL, false, &id, err, sizeof(err)),
 			 E_OK);
 	snprintf(want, sizeof(want), "%s/scx_noexec", dir2);
 	assert_string_equal(id->path, want);
 	identity_free(id);
 
 	/* only scx_* names are discovered, even by root */
-	assert_int_equal(config_resolve(&c, "other_exec", NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "other_exec", NULL, NULL, true, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	assert_null(id);
 	assert_string_equal(err, "unknown scheduler \"other_exec\": not in the config, and only "
 				 "scx_* names are discovered on discover_path");
 
 	/* a directory is not a scheduler */
-	assert_int_equal(config_resolve(&c, "scx_dir", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_dir", NULL, NULL, false, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	assert_null(id);
-	assert_int_equal(config_resolve(&c, "scx_nope", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_nope", NULL, NULL, false, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	assert_string_equal(
 		err, "unknown scheduler \"scx_nope\": not in the config nor on discover_path");
@@ -1090,7 +1092,7 @@ test_resolve_invalid_names(void **state)
 	load_registry(&c, "");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(
-			config_resolve(&c, bad[i], NULL, NULL, true, &id, err, sizeof(err)),
+			registry_resolve(&c, bad[i], NULL, NULL, true, &id, err, sizeof(err)),
 			E_INVALID_NAME);
 		assert_null(id);
 		if (bad[i][0] != '\0') {
@@ -1099,7 +1101,7 @@ test_resolve_invalid_names(void **state)
 			assert_string_equal(err, want);
 		}
 	}
-	assert_int_equal(config_resolve(&c, NULL, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, NULL, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_INVALID_NAME);
 	config_free(&c);
 }
@@ -1115,19 +1117,19 @@ test_resolve_absolute(void **state)
 	snprintf(path, sizeof(path), "%s/scx_test", dir1);
 
 	load_registry(&c, "");
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_PERMISSION_DENIED);
 	assert_null(id);
 	assert_string_equal(err, "absolute paths need allow_paths and root");
 	config_free(&c);
 
 	load_registry(&c, ", \"allow_paths\": true");
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, false, &id, err, sizeof(err)),
 			 E_PERMISSION_DENIED);
 	assert_string_equal(err, "absolute paths need allow_paths and root");
 
 	assert_int_equal(
-		config_resolve(&c, path, NULL, (char *[]){"-v", NULL}, true, &id, err, sizeof(err)),
+		registry_resolve(&c, path, NULL, (char *[]){"-v", NULL}, true, &id, err, sizeof(err)),
 		E_OK);
 	assert_string_equal(id->name, "scx_test");
 	assert_string_equal(id->path, path);
@@ -1139,21 +1141,21 @@ test_resolve_absolute(void **state)
 	assert_strv(id->env, (const char *[]){NULL});
 	identity_free(id);
 
-	assert_int_equal(config_resolve(&c, path, "fast", NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, "fast", NULL, true, &id, err, sizeof(err)),
 			 E_BAD_REQUEST);
 	assert_string_equal(err, "unknown mode \"fast\" for scx_test (has no modes)");
 
 	snprintf(path, sizeof(path), "%s/scx_noexec", dir1);
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	snprintf(path, sizeof(path), "%s/scx_dir", dir1);
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	snprintf(path, sizeof(path), "%s/missing", dir1);
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	snprintf(path, sizeof(path), "%s/bad name", dir1);
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_INVALID_NAME);
 	assert_string_equal(err, "invalid scheduler name \"bad name\"");
 	assert_null(id);
@@ -1195,7 +1197,7 @@ test_list(void **state)
 
 	(void)state;
 	load_registry(&c, "");
-	res = config_list(&c);
+	res = registry_list(&c);
 	assert_non_null(res);
 	arr = cJSON_GetObjectItemCaseSensitive(res, "schedulers");
 	assert_true(cJSON_IsArray(arr));
@@ -1248,7 +1250,7 @@ test_list(void **state)
 		snprintf(json, sizeof(json), "{\"discover_path\": \"%s:%s\"}", dir2, dir1);
 		parse_ok(json, &c);
 	}
-	res = config_list(&c);
+	res = registry_list(&c);
 	arr = cJSON_GetObjectItemCaseSensitive(res, "schedulers");
 	o = list_find(arr, "scx_noexec");
 	assert_non_null(o);
@@ -1295,38 +1297,38 @@ test_may_control(void **state)
 
 	(void)state;
 	config_defaults(&c);
-	assert_true(config_may_control(&c, 0, 0));
-	assert_false(config_may_control(&c, 1000, 1000));
+	assert_true(authz_may_control(&c, 0, 0));
+	assert_false(authz_may_control(&c, 1000, 1000));
 	config_free(&c);
 
 	parse_ok("{\"control\": {\"users\": [1234, 1235], \"group\": \"no-such-group-zz\"}}", &c);
-	assert_true(config_may_control(&c, 0, 99));
-	assert_true(config_may_control(&c, 1234, 99));
-	assert_true(config_may_control(&c, 1235, 99));
-	assert_false(config_may_control(&c, 1236, 99));
+	assert_true(authz_may_control(&c, 0, 99));
+	assert_true(authz_may_control(&c, 1234, 99));
+	assert_true(authz_may_control(&c, 1235, 99));
+	assert_false(authz_may_control(&c, 1236, 99));
 	config_free(&c);
 
 	/* the group by the caller's gid, or by the user's membership */
 	config_defaults(&c);
 	c.has_group = true;
 	c.control_gid = 4242;
-	assert_true(config_may_control(&c, 5555, 4242));
-	assert_false(config_may_control(&c, 5555, 4243)); /* no such user: no groups */
+	assert_true(authz_may_control(&c, 5555, 4242));
+	assert_false(authz_may_control(&c, 5555, 4243)); /* no such user: no groups */
 	pw = getpwnam("daemon");
 	if (pw != NULL) {
 		uid = pw->pw_uid;
 		c.control_gid = pw->pw_gid; /* its primary group, though the caller's gid differs */
-		assert_true(config_may_control(&c, uid, 4243));
+		assert_true(authz_may_control(&c, uid, 4243));
 		c.control_gid = 4242;
-		assert_false(config_may_control(&c, uid, 4243));
+		assert_false(authz_may_control(&c, uid, 4243));
 	}
 	if (find_supplementary(&uid, &gid)) {
 		c.control_gid = gid;
-		assert_true(config_may_control(&c, uid, 4243));
+		assert_true(authz_may_control(&c, uid, 4243));
 	}
 	c.has_group = false;
 	c.control_gid = 4243;
-	assert_false(config_may_control(&c, 5555, 4243)); /* gid counts only with a group */
+	assert_false(authz_may_control(&c, 5555, 4243)); /* gid counts only with a group */
 	config_free(&c);
 }
 
