@@ -1332,6 +1332,29 @@ test_may_control(void **state)
 	config_free(&c);
 }
 
+/* What resolve asks authz.c: client arguments and absolute paths. */
+static void
+test_may_pass_args_and_run_path(void **state)
+{
+	struct config c;
+	struct sched_entry e = {0};
+
+	(void)state;
+	assert_true(authz_may_pass_args(&e, true));
+	assert_false(authz_may_pass_args(&e, false));
+	e.client_args = true;
+	assert_true(authz_may_pass_args(&e, true));
+	assert_true(authz_may_pass_args(&e, false));
+
+	config_defaults(&c);
+	assert_false(authz_may_run_path(&c, true)); /* allow_paths is off by default */
+	assert_false(authz_may_run_path(&c, false));
+	c.allow_paths = true;
+	assert_true(authz_may_run_path(&c, true));
+	assert_false(authz_may_run_path(&c, false));
+	config_free(&c);
+}
+
 int
 main(void)
 {
@@ -1362,6 +1385,7 @@ main(void)
 		cmocka_unit_test(test_resolve_absolute),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_may_control),
+		cmocka_unit_test(test_may_pass_args_and_run_path),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dirs, teardown_dirs);
