@@ -344,13 +344,6 @@ key_schedulers(struct parser *p, const char *path, const cJSON *item, void *targ
 		snprintf(sub, sizeof(sub), "%s[%zu]", path, n);
 		if (entry_parse(p, sub, s, n) < 0)
 			return -1;
-		for (size_t i = 0; i < n; i++)
-			if (strcmp(c->schedulers[i].name, c->schedulers[n].name) == 0) {
-				char name_path[64];
-				snprintf(name_path, sizeof(name_path), "schedulers[%zu].name", n);
-				return fail(p, name_path, "duplicate name \"%s\"",
-					    c->schedulers[n].name);
-			}
 		n++;
 	}
 	return 0;

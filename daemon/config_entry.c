@@ -214,6 +214,12 @@ entry_parse(struct parser *p, const char *path, const cJSON *item, size_t i)
 		return -1;
 	if (!ec.has_name)
 		return fail(p, path, "missing \"name\"");
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(p->c->schedulers[j].name, ec.e->name) == 0) {
+			char name_path[64];
+			snprintf(name_path, sizeof(name_path), "schedulers[%zu].name", i);
+			return fail(p, name_path, "duplicate name \"%s\"", ec.e->name);
+		}
 	return 0;
 }
 
