@@ -895,8 +895,8 @@ test_resolve_config_entry(void **state)
 
 	/* entry args, then the mode's, then the client's */
 	assert_int_equal(registry_resolve(&c, "scx_lavd", "powersave",
-					(char *[]){"-v", "--x=1", NULL}, true, &id, err,
-					sizeof(err)),
+					  (char *[]){"-v", "--x=1", NULL}, true, &id, err,
+					  sizeof(err)),
 			 E_OK);
 	assert_string_equal(id->mode, "powersave");
 	assert_strv(id->argv,
@@ -932,12 +932,14 @@ test_resolve_modes(void **state)
 
 	(void)state;
 	load_registry(&c, "");
-	assert_int_equal(registry_resolve(&c, "scx_lavd", "turbo", NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_lavd", "turbo", NULL, true, &id, err,
+					  sizeof(err)),
 			 E_BAD_REQUEST);
 	assert_null(id);
 	assert_string_equal(err,
 			    "unknown mode \"turbo\" for scx_lavd (modes: powersave, performance)");
-	assert_int_equal(registry_resolve(&c, "scx_open", "fast", NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_open", "fast", NULL, true, &id, err,
+					  sizeof(err)),
 			 E_BAD_REQUEST);
 	assert_string_equal(err, "unknown mode \"fast\" for scx_open (has no modes)");
 	assert_int_equal(registry_resolve(&c, "scx_two", "fast", NULL, true, &id, err, sizeof(err)),
@@ -961,24 +963,24 @@ test_resolve_client_args(void **state)
 	(void)state;
 	load_registry(&c, "");
 	assert_int_equal(registry_resolve(&c, "scx_lavd", NULL, (char *[]){"-v", NULL}, false, &id,
-					err, sizeof(err)),
+					  err, sizeof(err)),
 			 E_PERMISSION_DENIED);
 	assert_null(id);
 	assert_string_equal(err, "extra arguments for scx_lavd need root or client_args");
 	/* discovered schedulers take no client args from non-root either */
 	assert_int_equal(registry_resolve(&c, "scx_two", NULL, (char *[]){"-v", NULL}, false, &id,
-					err, sizeof(err)),
+					  err, sizeof(err)),
 			 E_PERMISSION_DENIED);
 	assert_string_equal(err, "extra arguments for scx_two need root or client_args");
 	/* client_args true lets anyone */
 	assert_int_equal(registry_resolve(&c, "scx_open", NULL, (char *[]){"-v", NULL}, false, &id,
-					err, sizeof(err)),
+					  err, sizeof(err)),
 			 E_OK);
 	assert_strv(id->argv, (const char *[]){"scx_open", "-v", NULL});
 	identity_free(id);
 	/* an empty vector is no args */
 	assert_int_equal(registry_resolve(&c, "scx_lavd", NULL, (char *[]){NULL}, false, &id, err,
-					sizeof(err)),
+					  sizeof(err)),
 			 E_OK);
 	assert_strv(id->client_args, (const char *[]){NULL});
 	identity_free(id);
@@ -1014,7 +1016,8 @@ test_resolve_discovered_unsafe(void **state)
 	snprintf(json, sizeof(json), "{\"discover_path\": \"%s/open\"}", tmp_root);
 	config_free(&c);
 	parse_ok(json, &c);
-	assert_int_equal(registry_resolve(&c, "scx_inopen", NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_inopen", NULL, NULL, true, &id, err,
+					  sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	snprintf(want, sizeof(want), "directory %s/open is not owned by root", tmp_root);
 	assert_non_null(strstr(err, want));
@@ -1046,8 +1049,8 @@ test_resolve_discovered(void **state)
 	assert_strv(id->client_args, (const char *[]){NULL});
 	identity_free(id);
 
-	assert_int_equal(registry_resolve(&c, "scx_two", NULL, (char *[]){"-x", NULL}, true, &id, err,
-					sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_two", NULL, (char *[]){"-x", NULL}, true, &id,
+					  err, sizeof(err)),
 			 E_OK);
 	snprintf(want, sizeof(want), "%s/scx_two", dir2);
 	assert_string_equal(id->path, want);
@@ -1055,14 +1058,16 @@ test_resolve_discovered(void **state)
 	identity_free(id);
 
 	/* not executable in dir1, executable in dir2 */
-	assert_int_equal(registry_resolve(&c, "scx_noexec", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_noexec", NULL, NULL, false, &id, err,
+					  sizeof(err)),
 			 E_OK);
 	snprintf(want, sizeof(want), "%s/scx_noexec", dir2);
 	assert_string_equal(id->path, want);
 	identity_free(id);
 
 	/* only scx_* names are discovered, even by root */
-	assert_int_equal(registry_resolve(&c, "other_exec", NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "other_exec", NULL, NULL, true, &id, err,
+					  sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	assert_null(id);
 	assert_string_equal(err, "unknown scheduler \"other_exec\": not in the config, and only "
@@ -1129,7 +1134,8 @@ test_resolve_absolute(void **state)
 	assert_string_equal(err, "absolute paths need allow_paths and root");
 
 	assert_int_equal(
-		registry_resolve(&c, path, NULL, (char *[]){"-v", NULL}, true, &id, err, sizeof(err)),
+		registry_resolve(&c, path, NULL, (char *[]){"-v", NULL}, true, &id, err,
+				 sizeof(err)),
 		E_OK);
 	assert_string_equal(id->name, "scx_test");
 	assert_string_equal(id->path, path);
