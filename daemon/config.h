@@ -1,4 +1,4 @@
-/* schedlifed.json, strictly parsed into plain structs: nothing here acts on them. */
+/* schedlifed.json, strictly parsed into plain structs (registry.h and authz.h use them). */
 #ifndef SCHEDLIFE_CONFIG_H
 #define SCHEDLIFE_CONFIG_H
 
