@@ -144,7 +144,8 @@ FUZZ_HARNESSES ?= request config
 FUZZ_ARGS ?=
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
 	-Icommon -Idaemon $(CJSON_CFLAGS)
-FUZZ_LIB_SRC := $(wildcard common/*.c) daemon/config.c daemon/identity.c
+FUZZ_LIB_SRC := $(wildcard common/*.c) daemon/config.c daemon/config_walk.c \
+	daemon/config_entry.c daemon/registry.c daemon/authz.c daemon/identity.c
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_LIB_SRC) \
 		$(wildcard common/*.h daemon/*.h)

@@ -1,4 +1,4 @@
-/* schedlifed.json: strict parsing, and the registry that turns a name into an identity. */
+/* schedlifed.json, strictly parsed into plain structs (registry.h and authz.h use them). */
 #ifndef SCHEDLIFE_CONFIG_H
 #define SCHEDLIFE_CONFIG_H
 
@@ -80,21 +80,5 @@ void config_free(struct config *c);
 
 /* The policy half of the config, for the lifecycle. */
 void config_policy(const struct config *c, struct lc_policy *p);
-
-/*
- * Turn a request's name, mode and args into an identity. privileged: the caller is root
- * (may pass args to any entry, and absolute paths when allow_paths is set).
- * Errors: E_INVALID_NAME, E_UNKNOWN_SCHEDULER, E_PERMISSION_DENIED, E_BAD_REQUEST
- * (unknown mode), each with a message in err.
- */
-enum proto_err config_resolve(const struct config *c, const char *name, const char *mode,
-			      char *const *client_args, bool privileged, struct identity **out,
-			      char *err, size_t errlen);
-
-/* list's result: config entries, then scx_* executables found on discover_path. */
-cJSON *config_list(const struct config *c);
-
-/* May this uid (with these groups) run lifecycle requests? */
-bool config_may_control(const struct config *c, uid_t uid, gid_t gid);
 
 #endif

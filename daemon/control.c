@@ -448,7 +448,7 @@ do_lifecycle(struct client *c, struct proto_request *rq)
 	struct lc_request lr = {0};
 	enum proto_err e;
 
-	if (!config_may_control(&D.cfg, c->uid, c->gid)) {
+	if (!authz_may_control(&D.cfg, c->uid, c->gid)) {
 		log_info("%s refused for uid %d pid %d: permission denied", proto_cmds[rq->cmd].name,
 			 (int)c->uid, (int)c->pid);
 		send_err(c, rq->id, E_PERMISSION_DENIED, "permission denied: lifecycle requests need root, a uid in control.users or membership of control.group", NULL);
@@ -492,7 +492,7 @@ do_logs(struct client *c, struct proto_request *rq)
 	int follows = 0;
 
 	/* The logs are root's 0640 files: those who may control may read them, no one else. */
-	if (!config_may_control(&D.cfg, c->uid, c->gid)) {
+	if (!authz_may_control(&D.cfg, c->uid, c->gid)) {
 		log_info("logs refused for uid %d pid %d: permission denied", (int)c->uid,
 			 (int)c->pid);
 		send_err(c, rq->id, E_PERMISSION_DENIED,
@@ -587,7 +587,7 @@ handle_request(struct client *c, const char *line, size_t len)
 		send_status(c, rq.id);
 		break;
 	case CMD_LIST:
-		send_ok(c, rq.id, config_list(&D.cfg));
+		send_ok(c, rq.id, registry_list(&D.cfg));
 		break;
 	case CMD_ATTACH:
 	case CMD_DETACH:

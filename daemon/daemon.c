@@ -46,8 +46,8 @@ op_resolve(void *ctx, const struct lc_request *rq, struct identity **out, char *
 {
 	(void)ctx;
 	/* Internal requests (boot, fallback) act as root. */
-	return config_resolve(&D.cfg, rq->name, rq->mode, rq->args, rq->token == 0 || rq->uid == 0,
-			      out, err, errlen);
+	return registry_resolve(&D.cfg, rq->name, rq->mode, rq->args,
+				rq->token == 0 || rq->uid == 0, out, err, errlen);
 }
 
 /*

@@ -5,10 +5,12 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "authz.h"
 #include "config.h"
 #include "lifecycle.h"
 #include "loop.h"
 #include "proc.h"
+#include "registry.h"
 
 #define DAEMON_MAX_HOOKS 16
 #define REBOOT_HOOK_WAIT_MS 10000

@@ -1,12 +1,12 @@
 /*
  * libFuzzer harness for schedlifed.json: config_parse, then what the daemon does with a
- * config it accepted (config_resolve, config_list, config_policy, identity JSON).
+ * config it accepted (registry_resolve, registry_list, config_policy, identity JSON).
  *
  * The first byte holds flags, the rest is the file:
  *   bit 0  allow_reboot
- *   bit 1  the caller of config_resolve is privileged (root)
- *   bit 2  also run config_list (reads the discover_path directories: slower)
- *   bit 3  pass client args to config_resolve
+ *   bit 1  the caller of registry_resolve is privileged (root)
+ *   bit 2  also run registry_list (reads the discover_path directories: slower)
+ *   bit 3  pass client args to registry_resolve
  * Seeds start with one of '0'..'?' (0x30-0x3f) so they stay readable.
  *
  * Nothing here writes: resolve and list only stat, access and read directories named by
@@ -22,12 +22,14 @@
 
 #include <cjson/cJSON.h>
 
+#include "authz.h"
 #include "config.h"
 #include "duration.h"
 #include "fuzz_util.h"
 #include "identity.h"
 #include "names.h"
 #include "proto.h"
+#include "registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -223,7 +225,7 @@ resolve_one(const struct config *c, const char *name, const char *mode, char *co
 	enum proto_err e;
 
 	memset(err, 'x', sizeof(err));
-	e = config_resolve(c, name, mode, client_args, privileged, &id, err, sizeof(err));
+	e = registry_resolve(c, name, mode, client_args, privileged, &id, err, sizeof(err));
 	if (e == E_OK) {
 		CHECK(id != NULL);
 		check_identity(c, id, name, mode, client_args);
@@ -265,10 +267,10 @@ exercise(const struct config *c, uint8_t flags)
 		if (names[i] != NULL)
 			resolve_one(c, names[i], NULL, cargs, priv);
 
-	CHECK(config_may_control(c, 0, 0));
+	CHECK(authz_may_control(c, 0, 0));
 
 	if (flags & 4) {
-		cJSON *list = config_list(c), *arr;
+		cJSON *list = registry_list(c), *arr;
 		char *line;
 		size_t n;
 

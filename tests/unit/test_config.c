@@ -1,4 +1,4 @@
-/* Unit tests for daemon/config.c: strict parsing, defaults, resolve, list, authorization. */
+/* Unit tests for config.c, registry.c and authz.c: parsing, defaults, resolve, list, authz. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,8 +17,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authz.h"
 #include "config.h"
 #include "names.h"
+#include "registry.h"
 
 /* ---- helpers ---- */
 
@@ -912,7 +914,7 @@ test_resolve_config_entry(void **state)
 
 	(void)state;
 	load_registry(&c, "");
-	assert_int_equal(config_resolve(&c, "scx_lavd", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_lavd", NULL, NULL, false, &id, err, sizeof(err)),
 			 E_OK);
 	assert_string_equal(id->name, "scx_lavd");
 	assert_string_equal(id->path, "/usr/bin/scx_lavd");
@@ -927,9 +929,9 @@ test_resolve_config_entry(void **state)
 	identity_free(id);
 
 	/* entry args, then the mode's, then the client's */
-	assert_int_equal(config_resolve(&c, "scx_lavd", "powersave",
-					(char *[]){"-v", "--x=1", NULL}, true, &id, err,
-					sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_lavd", "powersave",
+					  (char *[]){"-v", "--x=1", NULL}, true, &id, err,
+					  sizeof(err)),
 			 E_OK);
 	assert_string_equal(id->mode, "powersave");
 	assert_strv(id->argv,
@@ -938,7 +940,7 @@ test_resolve_config_entry(void **state)
 	identity_free(id);
 
 	/* an entry without path is found on discover_path (dir3 does not exist) */
-	assert_int_equal(config_resolve(&c, "scx_test", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_test", NULL, NULL, false, &id, err, sizeof(err)),
 			 E_OK);
 	snprintf(want, sizeof(want), "%s/scx_test", dir1);
 	assert_string_equal(id->path, want);
@@ -949,7 +951,7 @@ test_resolve_config_entry(void **state)
 	identity_free(id);
 
 	id = (struct identity *)1;
-	assert_int_equal(config_resolve(&c, "scx_gone", NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_gone", NULL, NULL, true, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	assert_null(id);
 	assert_string_equal(err, "scheduler \"scx_gone\" has no path and is not on discover_path");
@@ -965,19 +967,21 @@ test_resolve_modes(void **state)
 
 	(void)state;
 	load_registry(&c, "");
-	assert_int_equal(config_resolve(&c, "scx_lavd", "turbo", NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_lavd", "turbo", NULL, true, &id, err,
+					  sizeof(err)),
 			 E_BAD_REQUEST);
 	assert_null(id);
 	assert_string_equal(err,
 			    "unknown mode \"turbo\" for scx_lavd (modes: powersave, performance)");
-	assert_int_equal(config_resolve(&c, "scx_open", "fast", NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_open", "fast", NULL, true, &id, err,
+					  sizeof(err)),
 			 E_BAD_REQUEST);
 	assert_string_equal(err, "unknown mode \"fast\" for scx_open (has no modes)");
-	assert_int_equal(config_resolve(&c, "scx_two", "fast", NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_two", "fast", NULL, true, &id, err, sizeof(err)),
 			 E_BAD_REQUEST);
 	assert_string_equal(err, "unknown mode \"fast\" for scx_two (has no modes)");
 	assert_int_equal(
-		config_resolve(&c, "scx_lavd", "performance", NULL, false, &id, err, sizeof(err)),
+		registry_resolve(&c, "scx_lavd", "performance", NULL, false, &id, err, sizeof(err)),
 		E_OK);
 	assert_strv(id->argv, (const char *[]){"scx_lavd", "-a", "--performance", NULL});
 	identity_free(id);
@@ -993,25 +997,25 @@ test_resolve_client_args(void **state)
 
 	(void)state;
 	load_registry(&c, "");
-	assert_int_equal(config_resolve(&c, "scx_lavd", NULL, (char *[]){"-v", NULL}, false, &id,
-					err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_lavd", NULL, (char *[]){"-v", NULL}, false, &id,
+					  err, sizeof(err)),
 			 E_PERMISSION_DENIED);
 	assert_null(id);
 	assert_string_equal(err, "extra arguments for scx_lavd need root or client_args");
 	/* discovered schedulers take no client args from non-root either */
-	assert_int_equal(config_resolve(&c, "scx_two", NULL, (char *[]){"-v", NULL}, false, &id,
-					err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_two", NULL, (char *[]){"-v", NULL}, false, &id,
+					  err, sizeof(err)),
 			 E_PERMISSION_DENIED);
 	assert_string_equal(err, "extra arguments for scx_two need root or client_args");
 	/* client_args true lets anyone */
-	assert_int_equal(config_resolve(&c, "scx_open", NULL, (char *[]){"-v", NULL}, false, &id,
-					err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_open", NULL, (char *[]){"-v", NULL}, false, &id,
+					  err, sizeof(err)),
 			 E_OK);
 	assert_strv(id->argv, (const char *[]){"scx_open", "-v", NULL});
 	identity_free(id);
 	/* an empty vector is no args */
-	assert_int_equal(config_resolve(&c, "scx_lavd", NULL, (char *[]){NULL}, false, &id, err,
-					sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_lavd", NULL, (char *[]){NULL}, false, &id, err,
+					  sizeof(err)),
 			 E_OK);
 	assert_strv(id->client_args, (const char *[]){NULL});
 	identity_free(id);
@@ -1033,7 +1037,7 @@ test_resolve_discovered_unsafe(void **state)
 	load_registry(&c, "");
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		assert_int_equal(
-			config_resolve(&c, names[i], NULL, NULL, true, &id, err, sizeof(err)),
+			registry_resolve(&c, names[i], NULL, NULL, true, &id, err, sizeof(err)),
 			E_UNKNOWN_SCHEDULER);
 		assert_null(id);
 		snprintf(want, sizeof(want),
@@ -1047,7 +1051,8 @@ test_resolve_discovered_unsafe(void **state)
 	snprintf(json, sizeof(json), "{\"discover_path\": \"%s/open\"}", tmp_root);
 	config_free(&c);
 	parse_ok(json, &c);
-	assert_int_equal(config_resolve(&c, "scx_inopen", NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_inopen", NULL, NULL, true, &id, err,
+					  sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	snprintf(want, sizeof(want), "directory %s/open is not owned by root", tmp_root);
 	assert_non_null(strstr(err, want));
@@ -1064,7 +1069,7 @@ test_resolve_discovered(void **state)
 	(void)state;
 	load_registry(&c, "");
 	/* the first directory on the path wins */
-	assert_int_equal(config_resolve(&c, "scx_dup", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_dup", NULL, NULL, false, &id, err, sizeof(err)),
 			 E_OK);
 	snprintf(want, sizeof(want), "%s/scx_dup", dir1);
 	assert_string_equal(id->path, want);
@@ -1079,8 +1084,8 @@ test_resolve_discovered(void **state)
 	assert_strv(id->client_args, (const char *[]){NULL});
 	identity_free(id);
 
-	assert_int_equal(config_resolve(&c, "scx_two", NULL, (char *[]){"-x", NULL}, true, &id, err,
-					sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_two", NULL, (char *[]){"-x", NULL}, true, &id,
+					  err, sizeof(err)),
 			 E_OK);
 	snprintf(want, sizeof(want), "%s/scx_two", dir2);
 	assert_string_equal(id->path, want);
@@ -1088,24 +1093,26 @@ test_resolve_discovered(void **state)
 	identity_free(id);
 
 	/* not executable in dir1, executable in dir2 */
-	assert_int_equal(config_resolve(&c, "scx_noexec", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_noexec", NULL, NULL, false, &id, err,
+					  sizeof(err)),
 			 E_OK);
 	snprintf(want, sizeof(want), "%s/scx_noexec", dir2);
 	assert_string_equal(id->path, want);
 	identity_free(id);
 
 	/* only scx_* names are discovered, even by root */
-	assert_int_equal(config_resolve(&c, "other_exec", NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "other_exec", NULL, NULL, true, &id, err,
+					  sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	assert_null(id);
 	assert_string_equal(err, "unknown scheduler \"other_exec\": not in the config, and only "
 				 "scx_* names are discovered on discover_path");
 
 	/* a directory is not a scheduler */
-	assert_int_equal(config_resolve(&c, "scx_dir", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_dir", NULL, NULL, false, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	assert_null(id);
-	assert_int_equal(config_resolve(&c, "scx_nope", NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, "scx_nope", NULL, NULL, false, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	assert_string_equal(
 		err, "unknown scheduler \"scx_nope\": not in the config nor on discover_path");
@@ -1125,7 +1132,7 @@ test_resolve_invalid_names(void **state)
 	load_registry(&c, "");
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(
-			config_resolve(&c, bad[i], NULL, NULL, true, &id, err, sizeof(err)),
+			registry_resolve(&c, bad[i], NULL, NULL, true, &id, err, sizeof(err)),
 			E_INVALID_NAME);
 		assert_null(id);
 		if (bad[i][0] != '\0') {
@@ -1134,7 +1141,7 @@ test_resolve_invalid_names(void **state)
 			assert_string_equal(err, want);
 		}
 	}
-	assert_int_equal(config_resolve(&c, NULL, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, NULL, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_INVALID_NAME);
 	config_free(&c);
 }
@@ -1150,19 +1157,20 @@ test_resolve_absolute(void **state)
 	snprintf(path, sizeof(path), "%s/scx_test", dir1);
 
 	load_registry(&c, "");
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_PERMISSION_DENIED);
 	assert_null(id);
 	assert_string_equal(err, "absolute paths need allow_paths and root");
 	config_free(&c);
 
 	load_registry(&c, ", \"allow_paths\": true");
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, false, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, false, &id, err, sizeof(err)),
 			 E_PERMISSION_DENIED);
 	assert_string_equal(err, "absolute paths need allow_paths and root");
 
 	assert_int_equal(
-		config_resolve(&c, path, NULL, (char *[]){"-v", NULL}, true, &id, err, sizeof(err)),
+		registry_resolve(&c, path, NULL, (char *[]){"-v", NULL}, true, &id, err,
+				 sizeof(err)),
 		E_OK);
 	assert_string_equal(id->name, "scx_test");
 	assert_string_equal(id->path, path);
@@ -1174,21 +1182,21 @@ test_resolve_absolute(void **state)
 	assert_strv(id->env, (const char *[]){NULL});
 	identity_free(id);
 
-	assert_int_equal(config_resolve(&c, path, "fast", NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, "fast", NULL, true, &id, err, sizeof(err)),
 			 E_BAD_REQUEST);
 	assert_string_equal(err, "unknown mode \"fast\" for scx_test (has no modes)");
 
 	snprintf(path, sizeof(path), "%s/scx_noexec", dir1);
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	snprintf(path, sizeof(path), "%s/scx_dir", dir1);
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	snprintf(path, sizeof(path), "%s/missing", dir1);
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_UNKNOWN_SCHEDULER);
 	snprintf(path, sizeof(path), "%s/bad name", dir1);
-	assert_int_equal(config_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
+	assert_int_equal(registry_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
 			 E_INVALID_NAME);
 	assert_string_equal(err, "invalid scheduler name \"bad name\"");
 	assert_null(id);
@@ -1230,7 +1238,7 @@ test_list(void **state)
 
 	(void)state;
 	load_registry(&c, "");
-	res = config_list(&c);
+	res = registry_list(&c);
 	assert_non_null(res);
 	arr = cJSON_GetObjectItemCaseSensitive(res, "schedulers");
 	assert_true(cJSON_IsArray(arr));
@@ -1283,7 +1291,7 @@ test_list(void **state)
 		snprintf(json, sizeof(json), "{\"discover_path\": \"%s:%s\"}", dir2, dir1);
 		parse_ok(json, &c);
 	}
-	res = config_list(&c);
+	res = registry_list(&c);
 	arr = cJSON_GetObjectItemCaseSensitive(res, "schedulers");
 	o = list_find(arr, "scx_noexec");
 	assert_non_null(o);
@@ -1330,38 +1338,61 @@ test_may_control(void **state)
 
 	(void)state;
 	config_defaults(&c);
-	assert_true(config_may_control(&c, 0, 0));
-	assert_false(config_may_control(&c, 1000, 1000));
+	assert_true(authz_may_control(&c, 0, 0));
+	assert_false(authz_may_control(&c, 1000, 1000));
 	config_free(&c);
 
 	parse_ok("{\"control\": {\"users\": [1234, 1235], \"group\": \"no-such-group-zz\"}}", &c);
-	assert_true(config_may_control(&c, 0, 99));
-	assert_true(config_may_control(&c, 1234, 99));
-	assert_true(config_may_control(&c, 1235, 99));
-	assert_false(config_may_control(&c, 1236, 99));
+	assert_true(authz_may_control(&c, 0, 99));
+	assert_true(authz_may_control(&c, 1234, 99));
+	assert_true(authz_may_control(&c, 1235, 99));
+	assert_false(authz_may_control(&c, 1236, 99));
 	config_free(&c);
 
 	/* the group by the caller's gid, or by the user's membership */
 	config_defaults(&c);
 	c.has_group = true;
 	c.control_gid = 4242;
-	assert_true(config_may_control(&c, 5555, 4242));
-	assert_false(config_may_control(&c, 5555, 4243)); /* no such user: no groups */
+	assert_true(authz_may_control(&c, 5555, 4242));
+	assert_false(authz_may_control(&c, 5555, 4243)); /* no such user: no groups */
 	pw = getpwnam("daemon");
 	if (pw != NULL) {
 		uid = pw->pw_uid;
 		c.control_gid = pw->pw_gid; /* its primary group, though the caller's gid differs */
-		assert_true(config_may_control(&c, uid, 4243));
+		assert_true(authz_may_control(&c, uid, 4243));
 		c.control_gid = 4242;
-		assert_false(config_may_control(&c, uid, 4243));
+		assert_false(authz_may_control(&c, uid, 4243));
 	}
 	if (find_supplementary(&uid, &gid)) {
 		c.control_gid = gid;
-		assert_true(config_may_control(&c, uid, 4243));
+		assert_true(authz_may_control(&c, uid, 4243));
 	}
 	c.has_group = false;
 	c.control_gid = 4243;
-	assert_false(config_may_control(&c, 5555, 4243)); /* gid counts only with a group */
+	assert_false(authz_may_control(&c, 5555, 4243)); /* gid counts only with a group */
+	config_free(&c);
+}
+
+/* What resolve asks authz.c: client arguments and absolute paths. */
+static void
+test_may_pass_args_and_run_path(void **state)
+{
+	struct config c;
+	struct sched_entry e = {0};
+
+	(void)state;
+	assert_true(authz_may_pass_args(&e, true));
+	assert_false(authz_may_pass_args(&e, false));
+	e.client_args = true;
+	assert_true(authz_may_pass_args(&e, true));
+	assert_true(authz_may_pass_args(&e, false));
+
+	config_defaults(&c);
+	assert_false(authz_may_run_path(&c, true)); /* allow_paths is off by default */
+	assert_false(authz_may_run_path(&c, false));
+	c.allow_paths = true;
+	assert_true(authz_may_run_path(&c, true));
+	assert_false(authz_may_run_path(&c, false));
 	config_free(&c);
 }
 
@@ -1396,6 +1427,7 @@ main(void)
 		cmocka_unit_test(test_resolve_absolute),
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_may_control),
+		cmocka_unit_test(test_may_pass_args_and_run_path),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dirs, teardown_dirs);
