@@ -744,7 +744,7 @@ admit(const struct ucred *cred, char *buf, size_t len)
 		return buf;
 	}
 	if (nclients >= l->max_connections - l->reserved_connections &&
-	    !config_may_control(&D.cfg, cred->uid, cred->gid))
+	    !authz_may_control(&D.cfg, cred->uid, cred->gid))
 		return "too many connections (the rest are reserved for root and control users)";
 	return NULL;
 }
