@@ -28,11 +28,7 @@ lc_init(struct lifecycle *lc, const struct lc_ops *ops, void *ctx)
 	memset(lc, 0, sizeof(*lc));
 	lc->ops = ops;
 	lc->ctx = ctx;
-	lc->policy.delay_ms = 500;
-	lc->policy.max_delay_ms = 30000;
-	lc->policy.burst = 5;
-	lc->policy.window_ms = 60000;
-	lc->restart_delay_ms = lc->policy.delay_ms;
+	policy_init(&lc->policy, ops, ctx);
 }
 
 void
@@ -83,7 +79,7 @@ lc_free(struct lifecycle *lc)
 	identity_free(lc->cur);
 	identity_free(lc->last);
 	free(lc->log);
-	free(lc->policy.fallback);
+	policy_free(&lc->policy);
 	free(lc->persist_error);
 	cJSON_Delete(lc->last_exit);
 }
@@ -91,11 +87,7 @@ lc_free(struct lifecycle *lc)
 void
 lc_set_policy(struct lifecycle *lc, const struct lc_policy *p)
 {
-	free(lc->policy.fallback);
-	lc->policy = *p;
-	lc->policy.fallback = p->fallback != NULL ? strdup(p->fallback) : NULL;
-	if (lc->restart_delay_ms < p->delay_ms || lc->restart_count == 0)
-		lc->restart_delay_ms = p->delay_ms;
+	policy_configure(&lc->policy, p);
 }
 
 static cJSON *
@@ -257,8 +249,8 @@ lc_status(struct lifecycle *lc)
 		cJSON_AddItemToObject(o, "last_exit", cJSON_Duplicate(lc->last_exit, true));
 	else
 		cJSON_AddNullToObject(o, "last_exit");
-	cJSON_AddNumberToObject(o, "restarts", lc->restarts);
-	cJSON_AddBoolToObject(o, "gave_up", lc->gave_up);
+	cJSON_AddNumberToObject(o, "restarts", lc->policy.restarts);
+	cJSON_AddBoolToObject(o, "gave_up", lc->policy.gave_up);
 	if (lc->persist_error != NULL)
 		cJSON_AddStringToObject(o, "persist_error", lc->persist_error);
 	else
@@ -271,7 +263,7 @@ lc_status(struct lifecycle *lc)
 cJSON *
 lc_state_json(const struct lifecycle *lc)
 {
-	cJSON *o = cJSON_CreateObject(), *p, *a;
+	cJSON *o = cJSON_CreateObject(), *p;
 	int64_t now = OPS->now_ms(CTX), wall = OPS->wall_ms(CTX);
 
 	cJSON_AddNumberToObject(o, "version", 2);
@@ -297,18 +289,7 @@ lc_state_json(const struct lifecycle *lc)
 			cJSON_AddItemToObject(p, "target", identity_to_state(lc->op.target));
 	}
 	/* The on_exit policy's counters, its clock times on the wall clock. */
-	p = cJSON_AddObjectToObject(o, "policy");
-	cJSON_AddNumberToObject(p, "restarts", lc->restarts);
-	cJSON_AddBoolToObject(p, "gave_up", lc->gave_up);
-	cJSON_AddNumberToObject(p, "restart_delay_ms", (double)lc->restart_delay_ms);
-	a = cJSON_AddArrayToObject(p, "restart_times_ms");
-	for (int i = 0; i < lc->restart_count; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateNumber((double)(wall - (now - lc->restart_times[i]))));
-	if (lc->restart_armed)
-		cJSON_AddNumberToObject(p, "restart_due_ms",
-					(double)(wall + (lc->restart_due_ms - now)));
-	else
-		cJSON_AddNullToObject(p, "restart_due_ms");
+	cJSON_AddItemToObject(o, "policy", policy_state_json(&lc->policy, now, wall));
 	return o;
 }
 
@@ -370,58 +351,7 @@ lc_submit(struct lifecycle *lc, struct lc_request *rq)
 	return E_OK;
 }
 
-/* ---- policies: what the exit monitor does after an exit ---- */
-
-static void
-policy_reset(struct lifecycle *lc)
-{
-	lc->restarts = 0;
-	lc->restart_count = 0;
-	lc->gave_up = false;
-	lc->restart_delay_ms = lc->policy.delay_ms;
-	OPS->timer(CTX, T_RESTART, -1);
-	lc->restart_armed = false;
-	lc->policy_pending = false;
-}
-
-static void
-policy_restart(struct lifecycle *lc)
-{
-	int64_t now = OPS->now_ms(CTX);
-	int kept = 0;
-	cJSON *e;
-
-	/* Forget restarts that fell out of the window. */
-	for (int i = 0; i < lc->restart_count; i++)
-		if (now - lc->restart_times[i] < lc->policy.window_ms)
-			lc->restart_times[kept++] = lc->restart_times[i];
-	lc->restart_count = kept;
-	if (kept >= lc->policy.burst || kept >= (int)(sizeof(lc->restart_times) / sizeof(lc->restart_times[0]))) {
-		lc->gave_up = true;
-		e = event_new(lc, "gave_up");
-		if (lc->last != NULL)
-			cJSON_AddStringToObject(e, "name", lc->last->name);
-		cJSON_AddNumberToObject(e, "restarts", kept);
-		cJSON_AddNumberToObject(e, "window_ms", (double)lc->policy.window_ms);
-		OPS->emit(CTX, e);
-		OPS->persist(CTX);
-		return;
-	}
-	e = event_new(lc, "restarting");
-	if (lc->last != NULL)
-		cJSON_AddStringToObject(e, "name", lc->last->name);
-	cJSON_AddNumberToObject(e, "delay_ms", (double)lc->restart_delay_ms);
-	cJSON_AddNumberToObject(e, "attempt", kept + 1);
-	OPS->emit(CTX, e);
-	lc->policy_pending = true;
-	lc->restart_armed = true;
-	lc->restart_due_ms = now + lc->restart_delay_ms;
-	OPS->timer(CTX, T_RESTART, lc->restart_delay_ms);
-	lc->restart_delay_ms *= 2;
-	if (lc->restart_delay_ms > lc->policy.max_delay_ms)
-		lc->restart_delay_ms = lc->policy.max_delay_ms;
-	OPS->persist(CTX); /* a daemon killed during the delay still restarts it */
-}
+/* ---- the on_exit policy's requests ---- */
 
 static void
 submit_internal(struct lifecycle *lc, enum proto_cmd cmd, const char *name)
@@ -433,27 +363,17 @@ submit_internal(struct lifecycle *lc, enum proto_cmd cmd, const char *name)
 		lc_request_free(&rq);
 }
 
-/* After an unexpected exit, or after a policy's own attach failed. */
+/* What the policy asks for after an exit nobody asked for: a fallback to attach. */
 static void
-policy_after_exit(struct lifecycle *lc, const char *exited_name)
+after_unasked_exit(struct lifecycle *lc, const cJSON *rec, const char *exited_name)
 {
-	switch (lc->policy.action) {
-	case ON_EXIT_NONE:
-		break;
-	case ON_EXIT_RESTART:
-		policy_restart(lc);
-		break;
-	case ON_EXIT_FALLBACK:
-		/* Once: never fall back from the fallback itself. */
-		if (lc->policy.fallback != NULL && strcmp(exited_name, lc->policy.fallback) != 0) {
-			lc->policy_pending = true;
-			submit_internal(lc, CMD_ATTACH, lc->policy.fallback);
-		}
-		break;
-	case ON_EXIT_REBOOT:
-		OPS->reboot(CTX);
-		break;
-	}
+	struct policy_exit x = {.seq = lc->seq, .exited = exited_name};
+	const char *fallback;
+
+	x.restart = lc->last != NULL ? lc->last->name : NULL;
+	fallback = policy_after_exit(&lc->policy, &x, rec);
+	if (fallback != NULL)
+		submit_internal(lc, CMD_ATTACH, fallback);
 }
 
 /* ---- attach ---- */
@@ -477,12 +397,6 @@ persist_now(struct lifecycle *lc, char *err, size_t errlen)
 		return 0;
 	snprintf(err, errlen, "cannot record the scheduler in state.json: %s", why);
 	return -1;
-}
-
-static bool
-is_policy_request(const struct lc_request *rq)
-{
-	return rq->token == 0 && (rq->cmd == CMD_RESTART || rq->cmd == CMD_ATTACH);
 }
 
 /* An attach that leaves no process behind has failed: roll back or report. */
@@ -520,20 +434,16 @@ attach_failed(struct lifecycle *lc, enum proto_err err, const char *msg, cJSON *
 		}
 		op_reply(lc, err, msg, extra);
 	}
-	if (is_policy_request(&op->rq) && lc->policy.action == ON_EXIT_RESTART) {
+	if (policy_retries(&lc->policy, &op->rq)) {
 		/* What the policy retries: the scheduler it just failed to start (a boot
 		 * attach has no earlier one to fall back on). */
 		if (op->target != NULL) {
 			identity_free(lc->last);
 			lc->last = identity_dup(op->target);
 		}
-		/* A failed attempt counts toward the burst as a successful one does, so a
-		 * scheduler that never starts ends in gave_up, not in retries for ever. */
-		if (lc->policy_pending &&
-		    lc->restart_count < (int)(sizeof(lc->restart_times) / sizeof(lc->restart_times[0])))
-			lc->restart_times[lc->restart_count++] = OPS->now_ms(CTX);
-		lc->policy_pending = false;
-		policy_after_exit(lc, name != NULL ? name : "");
+		struct policy_exit x = {.seq = lc->seq, .exited = name != NULL ? name : ""};
+		x.restart = lc->last != NULL ? lc->last->name : NULL;
+		policy_attach_failed(&lc->policy, &x);
 	}
 	free(name);
 	op_done(lc);
@@ -691,13 +601,7 @@ check_ready(struct lifecycle *lc)
 	OPS->kernel_watch(CTX, lc->cur->kind == KIND_SCHED_EXT ? KW_EVENTS : KW_OFF);
 	identity_free(lc->last);
 	lc->last = identity_dup(lc->cur);
-	if (is_policy_request(&op->rq) && lc->policy_pending) {
-		lc->policy_pending = false;
-		if (lc->policy.action == ON_EXIT_RESTART) {
-			lc->restarts++;
-			lc->restart_times[lc->restart_count++] = OPS->now_ms(CTX);
-		}
-	}
+	policy_attached(&lc->policy, &op->rq);
 	e = event_new(lc, "attached");
 	cJSON_AddNumberToObject(e, "elapsed_ms", (double)elapsed(lc));
 	OPS->emit(CTX, e);
@@ -923,25 +827,16 @@ after_failed_start(struct lifecycle *lc, enum proto_err disable_err)
 static void
 unexpected_exit(struct lifecycle *lc, const struct exit_info *ei)
 {
-	cJSON *rec = exit_record(lc, ei), *e;
+	cJSON *rec = exit_record(lc, ei);
 	char *name = strdup(lc->cur->name);
 
 	cJSON_Delete(lc->last_exit);
 	lc->last_exit = rec;
-	e = cJSON_Duplicate(rec, true);
-	cJSON_AddStringToObject(e, "event", "exited");
-	/* A scheduler that stayed up for a whole window earns a fresh backoff. */
-	if (OPS->now_ms(CTX) - lc->started_mono_ms >= lc->policy.window_ms) {
-		lc->restart_delay_ms = lc->policy.delay_ms;
-		lc->restart_count = 0;
-	}
+	policy_uptime(&lc->policy, OPS->now_ms(CTX) - lc->started_mono_ms);
 	slot_clear(lc);
 	lc->exited_unasked = true;
 	OPS->persist(CTX);
-	OPS->emit(CTX, cJSON_Duplicate(e, true));
-	OPS->exit_hook(CTX, e);
-	cJSON_Delete(e);
-	policy_after_exit(lc, name);
+	after_unasked_exit(lc, rec, name);
 	free(name);
 }
 
@@ -1020,8 +915,7 @@ lc_on_timer(struct lifecycle *lc, enum lc_timer t)
 	char msg[256], d[32];
 
 	if (t == T_RESTART) {
-		lc->restart_armed = false;
-		if (lc->policy_pending)
+		if (policy_restart_due(&lc->policy))
 			submit_internal(lc, CMD_RESTART, NULL);
 		return;
 	}
@@ -1147,7 +1041,7 @@ start_op(struct lifecycle *lc)
 	op->t0_ms = OPS->now_ms(CTX);
 	/* A request from someone starts the restart policy afresh. */
 	if (op->rq.token != 0)
-		policy_reset(lc);
+		policy_reset(&lc->policy);
 
 	switch (op->rq.cmd) {
 	case CMD_ATTACH:
@@ -1312,7 +1206,7 @@ record_lost(struct lifecycle *lc, struct lc_saved *s)
 	struct exit_info unknown = {.known = false};
 	enum slot_state was = s->state;
 	char *name;
-	cJSON *rec, *e;
+	cJSON *rec;
 
 	lc->cur = s->id;
 	s->id = NULL;
@@ -1336,12 +1230,7 @@ record_lost(struct lifecycle *lc, struct lc_saved *s)
 	}
 	/* Gone on its own, as a crash is: the exit hook and the on_exit policy. */
 	lc->exited_unasked = true;
-	e = cJSON_Duplicate(rec, true);
-	cJSON_AddStringToObject(e, "event", "exited");
-	OPS->emit(CTX, cJSON_Duplicate(e, true));
-	OPS->exit_hook(CTX, e);
-	cJSON_Delete(e);
-	policy_after_exit(lc, name != NULL ? name : "");
+	after_unasked_exit(lc, rec, name != NULL ? name : "");
 	free(name);
 }
 
@@ -1349,17 +1238,8 @@ void
 lc_restore(struct lifecycle *lc, struct lc_saved *s)
 {
 	int64_t now = OPS->now_ms(CTX), wall = OPS->wall_ms(CTX);
-	int n = s->restart_count;
 
-	lc->restarts = s->restarts;
-	lc->gave_up = s->gave_up;
-	if (s->restart_delay_ms > 0)
-		lc->restart_delay_ms = s->restart_delay_ms;
-	if (n > (int)(sizeof(lc->restart_times) / sizeof(lc->restart_times[0])))
-		n = (int)(sizeof(lc->restart_times) / sizeof(lc->restart_times[0]));
-	for (int i = 0; i < n; i++)
-		lc->restart_times[i] = now - (wall - s->restart_times_wall_ms[i]);
-	lc->restart_count = n > 0 ? n : 0;
+	policy_restore(&lc->policy, s, now, wall);
 	if (s->id != NULL && s->alive)
 		readopt(lc, s);
 	else if (s->id != NULL)
@@ -1373,15 +1253,8 @@ lc_restore(struct lifecycle *lc, struct lc_saved *s)
 		lc->op.stage = 1;
 		begin_attach(lc);
 	}
-	if (s->restart_pending && !lc->policy_pending && lc->cur == NULL && !lc->running) {
-		/* Due at the same wall-clock time as before; at once when overdue. */
-		int64_t left = s->restart_due_wall_ms - wall;
-		lc->policy_pending = true;
-		lc->restart_armed = true;
-		lc->restart_due_ms = now + (left > 0 ? left : 0);
-		OPS->timer(CTX, T_RESTART, left > 0 ? left : 0);
-		OPS->persist(CTX);
-	}
+	if (s->restart_pending && lc->cur == NULL && !lc->running)
+		policy_rearm(&lc->policy, s->restart_due_wall_ms, now, wall);
 	identity_free(s->id);
 	identity_free(s->target);
 	s->id = NULL;

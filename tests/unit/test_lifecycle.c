@@ -646,7 +646,7 @@ test_restart_policy_backoff_then_gave_up(void **state)
 	attach_fast();
 	for (int i = 0; i < 4; i++) {
 		proc_exits(0, 0);
-		if (LC.gave_up)
+		if (LC.policy.gave_up)
 			break;
 		assert_string_equal(last_event(), "restarting");
 		delays[n++] = F.deadline[T_RESTART] - F.now;
@@ -663,9 +663,9 @@ test_restart_policy_backoff_then_gave_up(void **state)
 	assert_int_equal(delays[0], 500);
 	assert_int_equal(delays[1], 1000);
 	assert_int_equal(delays[2], 1500); /* capped at max_delay */
-	assert_true(LC.gave_up);
+	assert_true(LC.policy.gave_up);
 	assert_string_equal(last_event(), "gave_up");
-	assert_int_equal(LC.restarts, 3);
+	assert_int_equal(LC.policy.restarts, 3);
 	assert_int_equal(LC.state, SLOT_DETACHED);
 }
 
@@ -690,7 +690,7 @@ test_failed_boot_attach_retried_then_gave_up(void **state)
 		advance(F.deadline[T_RESTART] - F.now);
 		assert_int_equal(F.spawn_tries, spawns + 1); /* the same scheduler, tried again */
 	}
-	assert_true(LC.gave_up);
+	assert_true(LC.policy.gave_up);
 	assert_string_equal(last_event(), "gave_up");
 	assert_int_equal(LC.state, SLOT_DETACHED);
 	assert_false(armed_any());
@@ -976,7 +976,7 @@ test_pending_restart_is_saved_and_restored(void **state)
 	assert_int_equal(F.nspawn, 1);
 	advance(1);
 	assert_int_equal(F.nspawn, 2);
-	assert_int_equal(LC.restart_delay_ms, 4000); /* the backoff goes on where it was */
+	assert_int_equal(LC.policy.restart_delay_ms, 4000); /* the backoff goes on where it was */
 }
 
 static void
