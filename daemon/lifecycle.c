@@ -19,8 +19,9 @@ static input_fn ready_after_over, startup_timeout, grace_over, kill_wait_over,
 
 /*
  * Phase × input → action: every transition the inputs make. An empty cell: the input
- * means nothing in that phase. With no scheduler in the slot, an exit is not ours, and a
- * kernel change (but before an attach) only tells that ours has left.
+ * means nothing in that phase. Before the table: with no scheduler in the slot, an exit
+ * is ignored, and a kernel change (unless an attach waits for it) only says whether ours
+ * has left the kernel.
  */
 static input_fn *const actions[PH_COUNT][EV_COUNT] = {
 	[PH_IDLE] = {[EV_EXIT] = exited_idle, [EV_KERNEL] = kernel_idle},
@@ -35,7 +36,8 @@ static input_fn *const actions[PH_COUNT][EV_COUNT] = {
 			     [EV_TIMER_DISABLE] = disable_timeout},
 };
 
-_Static_assert(EV_TIMER_READY + T_DISABLE == EV_TIMER_DISABLE, "the timers' events follow enum lc_timer");
+_Static_assert(EV_TIMER_READY + T_DISABLE == EV_TIMER_DISABLE,
+	       "the timers' events are in enum lc_timer's order");
 
 static void
 dispatch(struct lifecycle *lc, enum lc_event ev, const struct exit_info *ei)

@@ -99,6 +99,7 @@ enum lc_phase {
 	PH_COUNT
 };
 
+/* The inputs of lifecycle.c's table actions[phase][input]; timers in enum lc_timer's order. */
 enum lc_event { EV_EXIT, EV_KERNEL, EV_TIMER_READY, EV_TIMER_STARTUP, EV_TIMER_GRACE,
 		EV_TIMER_KILL, EV_TIMER_DISABLE, EV_COUNT };
 
