@@ -1,7 +1,5 @@
-/*
- * What the lifecycle's rooms give each other, room by room; nothing outside them includes
- * it. A room calls only the rooms listed below its own (daemon/README, "Lifecycle").
- */
+/* What the lifecycle's rooms give each other; nothing outside the lifecycle includes it. */
+/* Room by room, each calling only those listed below it (daemon/README, "Lifecycle"). */
 #ifndef SCHEDLIFE_LIFECYCLE_IMPL_H
 #define SCHEDLIFE_LIFECYCLE_IMPL_H
 
