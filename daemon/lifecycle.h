@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "identity.h"
+#include "policy.h"
 #include "proto.h"
 
 #define LC_QUEUE_MAX 16
@@ -39,15 +40,6 @@ struct kernel_view {
 	char state[16]; /* "" when the file is missing */
 	char ops[128];	/* "" when root/ops is missing */
 	int64_t enable_seq;
-};
-
-enum on_exit_action { ON_EXIT_NONE, ON_EXIT_RESTART, ON_EXIT_FALLBACK, ON_EXIT_REBOOT };
-
-struct lc_policy {
-	enum on_exit_action action;
-	int64_t delay_ms, max_delay_ms, window_ms;
-	int burst;
-	char *fallback; /* a scheduler name, or NULL */
 };
 
 struct lc_request {
@@ -107,6 +99,7 @@ enum lc_phase {
 	PH_COUNT
 };
 
+/* The inputs of lifecycle.c's table actions[phase][input]; timers in enum lc_timer's order. */
 enum lc_event { EV_EXIT, EV_KERNEL, EV_TIMER_READY, EV_TIMER_STARTUP, EV_TIMER_GRACE,
 		EV_TIMER_KILL, EV_TIMER_DISABLE, EV_COUNT };
 
@@ -134,7 +127,7 @@ struct lc_op {
 struct lifecycle {
 	const struct lc_ops *ops;
 	void *ctx;
-	struct lc_policy policy;
+	struct policy policy; /* what follows an exit nobody asked for */
 
 	enum slot_state state;
 	struct identity *cur;  /* the scheduler in the slot */
@@ -149,14 +142,6 @@ struct lifecycle {
 	bool kernel_enabled;  /* for sched_ext_disabled / sched_ext_enabled */
 	int64_t enable_seq;
 	cJSON *last_exit;
-	int restarts;	      /* policy restarts since the last request */
-	bool gave_up;
-	int64_t restart_times[64];
-	int restart_count;
-	int64_t restart_delay_ms;
-	bool policy_pending;  /* a restart or fallback queued by the exit monitor */
-	bool restart_armed;   /* T_RESTART runs, due at restart_due_ms */
-	int64_t restart_due_ms;
 	char *persist_error;  /* why the last write of state.json failed, or NULL */
 
 	bool running;
@@ -190,7 +175,7 @@ struct lc_saved {
 	bool restart_pending;	  /* an on_exit restart waiting for its delay */
 	int64_t restart_due_wall_ms;
 	int restarts, restart_count;
-	int64_t restart_times_wall_ms[64];
+	int64_t restart_times_wall_ms[POLICY_TIMES_MAX];
 	int64_t restart_delay_ms;
 	bool gave_up;
 };

@@ -331,7 +331,7 @@ main(int argc, char **argv)
 
 	const char *boot = opt.attach != NULL ? opt.attach : D.cfg.boot;
 	/* Not over a scheduler taken back, nor a restart or replace resumed from state.json. */
-	if (boot != NULL && D.lc.state == SLOT_DETACHED && !D.lc.running && !D.lc.policy_pending) {
+	if (boot != NULL && D.lc.state == SLOT_DETACHED && !D.lc.running && !D.lc.policy.pending) {
 		struct lc_request rq = {.cmd = CMD_ATTACH, .wait = true, .grace_ms = -1};
 		rq.name = strdup(boot);
 		log_info("boot: attaching %s", boot);

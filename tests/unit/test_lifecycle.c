@@ -598,6 +598,52 @@ test_replace_rollback(void **state)
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(F.reply, "rolled_back")));
 }
 
+/* A request queued behind another starts in the input that ends the first. */
+static void
+test_queued_request_starts_when_the_first_ends(void **state)
+{
+	(void)state;
+	submit(CMD_ATTACH, "fast", -1);
+	submit(CMD_DETACH, NULL, -1);
+	assert_int_equal(LC.qlen, 1);
+	assert_int_equal(F.nsigs, 0);
+	kernel("enabled", "fast");
+	assert_int_equal(F.nreplies, 1); /* the attach's */
+	assert_int_equal(LC.qlen, 0);
+	assert_true(LC.running);
+	assert_int_equal(LC.op.rq.cmd, CMD_DETACH);
+	assert_int_equal(LC.state, SLOT_STOPPING);
+	assert_int_equal(F.nsigs, 1);
+	assert_int_equal(F.sigs[0].sig, SIGTERM);
+}
+
+/* A timer that does not belong to the phase (one left over) changes nothing. */
+static void
+test_a_timer_out_of_its_phase_is_ignored(void **state)
+{
+	int events;
+
+	(void)state;
+	attach_fast();
+	events = F.nevents;
+	for (int t = T_READY_AFTER; t <= T_DISABLE; t++)
+		lc_on_timer(&LC, (enum lc_timer)t);
+	assert_int_equal(LC.state, SLOT_ATTACHED);
+	assert_int_equal(F.nsigs, 0);
+	assert_int_equal(F.nevents, events);
+	submit(CMD_KILL, NULL, -1);
+	assert_int_equal(LC.op.phase, PH_STOP_GRACE);
+	lc_on_timer(&LC, T_READY_AFTER);
+	lc_on_timer(&LC, T_STARTUP);
+	lc_on_timer(&LC, T_KILL);
+	lc_on_timer(&LC, T_DISABLE);
+	assert_int_equal(LC.op.phase, PH_STOP_GRACE);
+	assert_int_equal(F.nsigs, 1);
+	lc_on_timer(&LC, T_GRACE);
+	assert_int_equal(LC.op.phase, PH_STOP_KILL);
+	assert_int_equal(F.sigs[1].sig, SIGKILL);
+}
+
 static void
 test_restart_without_history(void **state)
 {
@@ -646,7 +692,7 @@ test_restart_policy_backoff_then_gave_up(void **state)
 	attach_fast();
 	for (int i = 0; i < 4; i++) {
 		proc_exits(0, 0);
-		if (LC.gave_up)
+		if (LC.policy.gave_up)
 			break;
 		assert_string_equal(last_event(), "restarting");
 		delays[n++] = F.deadline[T_RESTART] - F.now;
@@ -663,10 +709,36 @@ test_restart_policy_backoff_then_gave_up(void **state)
 	assert_int_equal(delays[0], 500);
 	assert_int_equal(delays[1], 1000);
 	assert_int_equal(delays[2], 1500); /* capped at max_delay */
-	assert_true(LC.gave_up);
+	assert_true(LC.policy.gave_up);
 	assert_string_equal(last_event(), "gave_up");
-	assert_int_equal(LC.restarts, 3);
+	assert_int_equal(LC.policy.restarts, 3);
 	assert_int_equal(LC.state, SLOT_DETACHED);
+}
+
+/* A scheduler that stayed up for a whole window starts the backoff afresh. */
+static void
+test_a_window_of_uptime_resets_the_backoff(void **state)
+{
+	struct lc_policy p = {.action = ON_EXIT_RESTART, .delay_ms = 500, .max_delay_ms = 8000,
+			      .burst = 5, .window_ms = 10000};
+
+	(void)state;
+	lc_set_policy(&LC, &p);
+	attach_fast();
+	for (int i = 0; i < 2; i++) {
+		proc_exits(0, 0);
+		assert_string_equal(last_event(), "restarting");
+		assert_int_equal(F.deadline[T_RESTART] - F.now, 500 << i);
+		advance(F.deadline[T_RESTART] - F.now);
+		kernel("disabled", "");
+		kernel("enabled", "fast");
+		assert_int_equal(LC.state, SLOT_ATTACHED);
+	}
+	advance(10000);
+	proc_exits(0, 0);
+	assert_string_equal(last_event(), "restarting");
+	assert_int_equal(F.deadline[T_RESTART] - F.now, 500); /* not 2000 */
+	assert_int_equal(LC.policy.restart_count, 0);
 }
 
 /* A boot attach (token 0) that never starts: the policy retries that scheduler, each
@@ -690,7 +762,7 @@ test_failed_boot_attach_retried_then_gave_up(void **state)
 		advance(F.deadline[T_RESTART] - F.now);
 		assert_int_equal(F.spawn_tries, spawns + 1); /* the same scheduler, tried again */
 	}
-	assert_true(LC.gave_up);
+	assert_true(LC.policy.gave_up);
 	assert_string_equal(last_event(), "gave_up");
 	assert_int_equal(LC.state, SLOT_DETACHED);
 	assert_false(armed_any());
@@ -976,7 +1048,7 @@ test_pending_restart_is_saved_and_restored(void **state)
 	assert_int_equal(F.nspawn, 1);
 	advance(1);
 	assert_int_equal(F.nspawn, 2);
-	assert_int_equal(LC.restart_delay_ms, 4000); /* the backoff goes on where it was */
+	assert_int_equal(LC.policy.restart_delay_ms, 4000); /* the backoff goes on where it was */
 }
 
 static void
@@ -1033,12 +1105,15 @@ main(void)
 		T(test_after_confirmed_detach_a_hand_started_one_is_foreign),
 		T(test_after_kill_disabled_clears_lagging),
 		T(test_queue_is_bounded),
+		T(test_queued_request_starts_when_the_first_ends),
+		T(test_a_timer_out_of_its_phase_is_ignored),
 		T(test_attach_unknown_while_attached),
 		T(test_replace_unknown_keeps_current),
 		T(test_replace_rollback),
 		T(test_restart_without_history),
 		T(test_unexpected_exit_records_and_emits),
 		T(test_restart_policy_backoff_then_gave_up),
+		T(test_a_window_of_uptime_resets_the_backoff),
 		T(test_failed_boot_attach_retried_then_gave_up),
 		T(test_fallback_once),
 		T(test_kernel_drops_and_takes_back),
