@@ -240,9 +240,13 @@ registry_resolve(const struct config *c, const char *name, const char *mode,
 	tmp.kind = KIND_SCHED_EXT;
 	tmp.t = c->defaults;
 	if (name[0] == '/') {
+		/* Without allow_paths a path is no name at all; with it, root's alone. */
+		if (!c->allow_paths)
+			return resolve_fail(E_INVALID_NAME, err, errlen,
+					    "absolute paths are not names: allow_paths is false");
 		if (!authz_may_run_path(c, privileged))
 			return resolve_fail(E_PERMISSION_DENIED, err, errlen,
-					    "absolute paths need allow_paths and root");
+					    "absolute paths need root");
 		if (!is_executable_file(name))
 			return resolve_fail(E_UNKNOWN_SCHEDULER, err, errlen,
 					    "\"%.200s\" is not an executable file", name);

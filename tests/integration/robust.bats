@@ -152,11 +152,11 @@ PY
 	[ "$status" -eq 0 ]
 }
 
-@test "absolute paths need allow_paths and root" {
+@test "absolute paths need allow_paths (else invalid_name, 7) and root (else permission_denied, 6)" {
 	world
 	start_daemon
 	run ctl attach "$FAKE"
-	[ "$status" -eq 6 ]
+	[ "$status" -eq 7 ]
 	write_config '"allow_paths": true,'
 	kill -HUP "$DPID"
 	eventually 5 grep -q reloaded "$T/daemon.log"

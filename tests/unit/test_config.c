@@ -1158,15 +1158,15 @@ test_resolve_absolute(void **state)
 
 	load_registry(&c, "");
 	assert_int_equal(registry_resolve(&c, path, NULL, NULL, true, &id, err, sizeof(err)),
-			 E_PERMISSION_DENIED);
+			 E_INVALID_NAME);
 	assert_null(id);
-	assert_string_equal(err, "absolute paths need allow_paths and root");
+	assert_string_equal(err, "absolute paths are not names: allow_paths is false");
 	config_free(&c);
 
 	load_registry(&c, ", \"allow_paths\": true");
 	assert_int_equal(registry_resolve(&c, path, NULL, NULL, false, &id, err, sizeof(err)),
 			 E_PERMISSION_DENIED);
-	assert_string_equal(err, "absolute paths need allow_paths and root");
+	assert_string_equal(err, "absolute paths need root");
 
 	assert_int_equal(
 		registry_resolve(&c, path, NULL, (char *[]){"-v", NULL}, true, &id, err,
