@@ -396,3 +396,22 @@ PY
 	[ "$(field .state)" = detached ]
 	[ "$(field .gave_up)" = true ]
 }
+
+@test "logs -f stays on the log it started on: a restart's new log is not followed" {
+	world
+	start_daemon
+	ctl -q attach moded -m loud
+	first=$(ctl --json status | jget .seq)
+	ctl logs -f -n 0 >"$T/follow" &
+	BG_PIDS+=($!)
+	eventually 5 grep -q tick "$T/follow"
+	ctl -q restart
+	second=$(ctl --json status | jget .seq)
+	[ "$second" -gt "$first" ]
+	# the new spawn ticks in its own log...
+	eventually 5 grep -q tick "$T/log/moded.$second.log"
+	# ...and the follow saw only the first log's lines
+	sleep 0.5
+	[ "$(grep -c tick "$T/follow")" -le "$(grep -c tick "$T/log/moded.$first.log")" ]
+	! grep -qx "fake: pid $(ctl --json status | jget .pid) ops moded" "$T/follow"
+}
