@@ -68,6 +68,7 @@ static struct timer trim_timer;
 static void client_close(struct client *c);
 static void client_process(struct client *c);
 static void listen_resume(void);
+static int follow_line(void *ctx, const char *line);
 
 static struct client *
 client_find(uint64_t id)
@@ -533,7 +534,7 @@ do_logs(struct client *c, struct proto_request *rq)
 	cJSON_AddItemToObject(r, "lines", lines);
 	send_ok(c, rq->id, r);
 	if (rq->follow && client_find(c->id) == c) {
-		c->follow = log_follow_start(path, c->id);
+		c->follow = log_follow_start(path, follow_line, c);
 		if (c->follow == NULL) {
 			c->closing = true;
 			flush_out(c);
@@ -544,14 +545,15 @@ do_logs(struct client *c, struct proto_request *rq)
 	}
 }
 
-int
-control_follow_line(uint64_t token, const char *line)
+/* A new line of the client's followed log (logs.c): 0, or -1 when the follow is over. */
+static int
+follow_line(void *ctx, const char *line)
 {
-	struct client *c = client_find(token);
+	struct client *c = ctx;
 	cJSON *e;
 	size_t len;
 
-	if (c == NULL)
+	if (c->dead || c->follow == NULL)
 		return -1;
 	e = cJSON_CreateObject();
 	cJSON_AddStringToObject(e, "event", "log");
@@ -559,7 +561,8 @@ control_follow_line(uint64_t token, const char *line)
 	char *s = proto_line(e, &len);
 	cJSON_Delete(e);
 	client_send(c, s, len);
-	return client_find(token) != NULL ? 0 : -1;
+	/* Dropped or closed: log_follow_stop has freed the follow already. */
+	return c->dead || c->follow == NULL ? -1 : 0;
 }
 
 static void

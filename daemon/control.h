@@ -23,7 +23,5 @@ void control_broadcast(const cJSON *event);
 void control_state_changed(void);
 /* The slot or the kernel may have changed: the next status is built afresh. */
 void control_forget_status(void);
-/* A new line of a followed log: 0, or -1 when its client is gone (logs.c). */
-int control_follow_line(uint64_t token, const char *line);
 
 #endif
