@@ -1,4 +1,4 @@
-/* The lifecycle's ops for real: processes, the kernel's files, timers, state.json. */
+/* The lifecycle's ops for real: processes, timers, exec hooks, reboot, state.json. */
 #include "daemon.h"
 
 #include <dirent.h>
@@ -15,10 +15,10 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "kwatch.h"
 #include "log.h"
 #include "logs.h"
 #include "names.h"
-#include "scx.h"
 #include "state.h"
 
 struct daemon D;
@@ -50,97 +50,18 @@ op_resolve(void *ctx, const struct lc_request *rq, struct identity **out, char *
 				rq->token == 0 || rq->uid == 0, out, err, errlen);
 }
 
-/*
- * The kernel's files are read once per turn of the loop: the status answers of one
- * batch share a snapshot (a burst of clients costs one read, not three files each),
- * and every kernel change, timer and exit starts from a fresh read.
- */
-static struct kernel_view kv_cache;
-static bool kv_cached;
-
-static void
-kernel_forget(void)
-{
-	kv_cached = false;
-	control_forget_status();
-}
-
 static void
 op_kernel_read(void *ctx, struct kernel_view *kv)
 {
 	(void)ctx;
-	if (!kv_cached) {
-		scx_read(D.scx_root, &kv_cache);
-		kv_cached = true;
-	}
-	*kv = kv_cache;
-}
-
-/* After a uevent the files may still say enabling or disabling: look again soon. */
-#define SETTLE_FIRST_MS 10
-#define SETTLE_LAST_MS 320
-
-static void
-kernel_settle(int64_t delay_ms)
-{
-	struct kernel_view kv;
-
-	op_kernel_read(NULL, &kv);
-	if (delay_ms <= SETTLE_LAST_MS &&
-	    (strcmp(kv.state, "enabling") == 0 || strcmp(kv.state, "disabling") == 0)) {
-		D.settle_ms = delay_ms;
-		timer_arm_ms(&D.settle_timer, delay_ms);
-	} else {
-		D.settle_ms = 0;
-		timer_disarm(&D.settle_timer);
-	}
-}
-
-static void
-kernel_changed(struct watch *w, uint32_t events)
-{
-	(void)events;
-	if (!scx_uevent_drain(w->fd))
-		return;
-	kernel_forget();
-	lc_on_kernel(&D.lc);
-	kernel_settle(SETTLE_FIRST_MS);
-}
-
-static void
-kernel_recheck(struct timer *t)
-{
-	(void)t;
-	kernel_forget();
-	lc_on_kernel(&D.lc);
-	kernel_settle(D.settle_ms * 2);
-}
-
-/* Only where no uevent socket could be opened: the old 50 ms re-check while waiting. */
-static void
-kernel_poll(struct timer *t)
-{
-	(void)t;
-	kernel_forget();
-	lc_on_kernel(&D.lc);
+	kwatch_read(kv);
 }
 
 static void
 op_kernel_watch(void *ctx, enum kwatch how)
 {
 	(void)ctx;
-	/* The uevents always come; the lifecycle ignores what its phase does not need. */
-	D.kwatch = how;
-	/*
-	 * Waiting for the kernel: a failed start backs out with no uevent at all, so if the
-	 * files are in between now, look again a few times (the settle timer).
-	 */
-	if (how == KW_POLL && D.settle_ms == 0)
-		kernel_settle(SETTLE_FIRST_MS);
-	if (D.uev_w.fd < 0 && how == KW_POLL)
-		timer_arm_interval_ms(&D.poll_timer, 50);
-	else if (D.uev_w.fd < 0)
-		timer_disarm(&D.poll_timer);
+	kwatch_set(how);
 }
 
 static void
@@ -149,7 +70,7 @@ proc_gone(struct watch *w, uint32_t events)
 	struct exit_info ei;
 
 	(void)events;
-	kernel_forget();
+	kwatch_forget();
 	if (w->fd >= 0)
 		loop_del(w);
 	proc_reap(&D.proc, &ei);
@@ -228,7 +149,7 @@ op_signal(void *ctx, int sig, bool group)
 static void
 lc_timer_fired(struct timer *t) /* cppcheck-suppress constParameter */
 {
-	kernel_forget();
+	kwatch_forget();
 	lc_on_timer(&D.lc, (enum lc_timer)(t - D.timers));
 }
 
@@ -287,7 +208,7 @@ op_persist_now(void *ctx, char *err, size_t errlen)
 static void
 after_events(void)
 {
-	kernel_forget();
+	kwatch_forget();
 	daemon_persist_pending();
 }
 
@@ -423,11 +344,7 @@ const struct lc_ops daemon_ops = {
 int
 daemon_setup(void)
 {
-	D.uev_w.fn = kernel_changed;
-	D.uev_w.fd = scx_uevent_open(D.scx_root);
-	if (D.uev_w.fd < 0)
-		log_warn("cannot listen to the kernel's uevents: re-reading sched_ext every 50 ms while waiting for it, and an ejection is seen only at the next request or exit");
-	else if (loop_add(&D.uev_w, EPOLLIN) < 0)
+	if (kwatch_setup(D.scx_root, &D.lc) < 0)
 		return -1;
 	loop_after_events(after_events);
 	D.proc.pidfd = -1;
@@ -435,9 +352,7 @@ daemon_setup(void)
 	for (int t = 0; t < T_COUNT; t++)
 		if (timer_init(&D.timers[t], lc_timer_fired, NULL) < 0)
 			return -1;
-	if (timer_init(&D.settle_timer, kernel_recheck, NULL) < 0 ||
-	    timer_init(&D.poll_timer, kernel_poll, NULL) < 0 ||
-	    timer_init(&D.reboot_timer, reboot_timeout, NULL) < 0 ||
+	if (timer_init(&D.reboot_timer, reboot_timeout, NULL) < 0 ||
 	    timer_init(&D.persist_retry, persist_retry, NULL) < 0)
 		return -1;
 	snprintf(D.state_path, sizeof(D.state_path), "%s/state.json", D.run_dir);

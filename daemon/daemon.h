@@ -32,14 +32,7 @@ struct daemon {
 	struct watch proc_w;
 	struct timer timers[T_COUNT];
 
-	/* The kernel's uevents (sysfs raises no inotify event), and a short re-check when
-	 * one finds the files still in between (enabling, disabling). */
-	enum kwatch kwatch;
-	struct watch uev_w;
 	bool persist_dirty;
-	struct timer settle_timer;
-	int64_t settle_ms;
-	struct timer poll_timer; /* only without a uevent socket */
 
 	pid_t hooks[DAEMON_MAX_HOOKS];
 	int nhooks;

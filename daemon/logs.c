@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "control.h"
 #include "loop.h"
 #include "names.h"
 
@@ -228,7 +227,8 @@ struct log_follow {
 	int fd;
 	int wd; /* -1: its file's watch is gone (the file was removed) */
 	off_t off;
-	uint64_t token;
+	log_line_fn fn;
+	void *ctx;
 	char part[4096];
 	size_t partlen;
 	struct log_follow *next;
@@ -237,7 +237,7 @@ struct log_follow {
 static struct watch follow_w = {.fd = -1};
 static struct log_follow *follows;
 
-/* Send a follower its file's new lines; -1 when its client is gone, and f with it. */
+/* Send a follower its file's new lines; -1 when its receiver is gone, and f with it. */
 static int
 follow_read(struct log_follow *f)
 {
@@ -251,8 +251,8 @@ follow_read(struct log_follow *f)
 				f->part[f->partlen] = '\0';
 				f->partlen = 0;
 				utf8_sanitize(f->part);
-				/* A client too far behind is dropped, and f with it. */
-				if (control_follow_line(f->token, f->part) < 0)
+				/* A receiver too far behind is dropped, and f with it. */
+				if (f->fn(f->ctx, f->part) < 0)
 					return -1;
 				if (buf[i] == '\n')
 					continue;
@@ -300,7 +300,7 @@ follow_ready(struct watch *w, uint32_t events)
 }
 
 struct log_follow *
-log_follow_start(const char *path, uint64_t token)
+log_follow_start(const char *path, log_line_fn fn, void *ctx)
 {
 	struct log_follow *f = calloc(1, sizeof(*f));
 	struct stat st;
@@ -315,7 +315,8 @@ log_follow_start(const char *path, uint64_t token)
 			follow_w.fd = -1;
 		}
 	}
-	f->token = token;
+	f->fn = fn;
+	f->ctx = ctx;
 	f->fd = log_open_safe(path, O_RDONLY);
 	f->wd = -1;
 	if (f->fd < 0 || follow_w.fd < 0 || fstat(f->fd, &st) < 0 ||

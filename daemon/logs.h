@@ -28,8 +28,10 @@ void log_prune(const char *dir, int keep);
 int log_find(const char *dir, int64_t seq, char *buf, size_t len, int64_t *found);
 
 struct log_follow;
-/* Stream new lines of path to control_follow_line(token, line). */
-struct log_follow *log_follow_start(const char *path, uint64_t token);
+/* Where a followed line goes: 0, or -1 when the receiver is gone (and f stopped by it). */
+typedef int (*log_line_fn)(void *ctx, const char *line);
+/* Stream new lines of path to fn(ctx, line) until log_follow_stop. */
+struct log_follow *log_follow_start(const char *path, log_line_fn fn, void *ctx);
 void log_follow_stop(struct log_follow *f);
 
 #endif

@@ -112,6 +112,20 @@ static const struct argp argp = {
 
 static struct watch sig_w;
 
+static bool
+shutting_down(void)
+{
+	return D.shutting_down;
+}
+
+/* What the control requests may use of the daemon (control.h). */
+static const struct control_env control_env = {
+	.cfg = &D.cfg,
+	.lc = &D.lc,
+	.log_path = daemon_log_path,
+	.shutting_down = shutting_down,
+};
+
 static void
 shutdown_begin(void)
 {
@@ -321,7 +335,7 @@ main(int argc, char **argv)
 	lc_set_policy(&D.lc, &pol);
 	daemon_restore();
 
-	if (control_listen(D.socket_path) < 0) {
+	if (control_listen(D.socket_path, &control_env) < 0) {
 		if (errno == EADDRINUSE)
 			fatalx("a live daemon already listens on %s", D.socket_path);
 		fatal("cannot listen on %s", D.socket_path);
