@@ -163,9 +163,9 @@ inotify_instances() {
 	grep -q "too many log follows" "$T/daemon.log"
 	daemon_holds "$pid"
 	# followers of the same file share its watch and each gets every new line
-	timeout 2 "$SCHEDCTL" -s "$SOCK" logs -f -n 0 >"$T/f1" &
+	timeout -k 5 2 "$SCHEDCTL" -s "$SOCK" logs -f -n 0 >"$T/f1" &
 	f1=$!
-	timeout 2 "$SCHEDCTL" -s "$SOCK" logs -f -n 0 >"$T/f2" || true
+	timeout -k 5 2 "$SCHEDCTL" -s "$SOCK" logs -f -n 0 >"$T/f2" || true
 	wait "$f1" || true
 	grep -q tick "$T/f1"
 	grep -q tick "$T/f2"

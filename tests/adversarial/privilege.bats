@@ -96,7 +96,7 @@ as_stranger() {
 @test "logs: a log dir that others may write is refused at start, with the reason" {
 	stop_daemon
 	chmod 0777 "$T/log"
-	run timeout 5 "$SCHEDLIFED" -c "$CONFIG" -s "$SOCK" --run-dir "$T/run" --log-dir "$T/log" \
+	run timeout -k 5 5 "$SCHEDLIFED" -c "$CONFIG" -s "$SOCK" --run-dir "$T/run" --log-dir "$T/log" \
 		--sched-ext-root "$SCX"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"$T/log"* ]]
@@ -104,7 +104,7 @@ as_stranger() {
 	# a log dir owned by another user too
 	chmod 0750 "$T/log"
 	chown 65534 "$T/log"
-	run timeout 5 "$SCHEDLIFED" -c "$CONFIG" -s "$SOCK" --run-dir "$T/run" --log-dir "$T/log" \
+	run timeout -k 5 5 "$SCHEDLIFED" -c "$CONFIG" -s "$SOCK" --run-dir "$T/run" --log-dir "$T/log" \
 		--sched-ext-root "$SCX"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"not owned by"* ]]
@@ -150,7 +150,7 @@ as_stranger() {
 	run --separate-stderr ctl --json logs --seq 91
 	[[ "$output" != *"not a log"* ]]
 	# nor followed
-	run timeout 2 "$SCHEDCTL" -s "$SOCK" logs -f --seq 90
+	run timeout -k 5 2 "$SCHEDCTL" -s "$SOCK" logs -f --seq 90
 	[[ "$output" != *"root secret"* ]]
 	daemon_holds
 }

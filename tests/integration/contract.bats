@@ -151,12 +151,12 @@ time.sleep(60)
 PY
 	BG_PIDS+=($!)
 	eventually 5 test -e "$T/stuck.sock.full"
-	run --separate-stderr timeout 10 "$SCHEDCTL" -s "$T/stuck.sock" status
+	run --separate-stderr timeout -k 5 10 "$SCHEDCTL" -s "$T/stuck.sock" status
 	[ "$status" -eq 3 ]
 	[[ "$stderr" == *"queue of new connections is full"* ]]
 	# --connect-timeout keeps trying for its time, then gives up the same way
 	t0=$(now_ms)
-	run --separate-stderr timeout 10 "$SCHEDCTL" -s "$T/stuck.sock" --connect-timeout 1s status
+	run --separate-stderr timeout -k 5 10 "$SCHEDCTL" -s "$T/stuck.sock" --connect-timeout 1s status
 	[ "$status" -eq 3 ]
 	[ $(($(now_ms) - t0)) -ge 900 ]
 }

@@ -73,7 +73,7 @@ ctxt_switches() {
 
 @test "a second daemon on the same run dir exits 1 naming the holder's pid; the first goes on" {
 	start_daemon
-	run timeout 10 "$SCHEDLIFED" -c "$CONFIG" -s "$T/run/other.sock" --run-dir "$T/run" \
+	run timeout -k 5 10 "$SCHEDLIFED" -c "$CONFIG" -s "$T/run/other.sock" --run-dir "$T/run" \
 		--log-dir "$T/log" --sched-ext-root "$SCX"
 	echo "$output"
 	[ "$status" -eq 1 ]
@@ -112,7 +112,7 @@ s.close()
 @test "a live socket of another daemon is not taken over" {
 	start_daemon
 	mkdir -p "$T/run2"
-	run timeout 10 "$SCHEDLIFED" -c "$CONFIG" -s "$SOCK" --run-dir "$T/run2" \
+	run timeout -k 5 10 "$SCHEDLIFED" -c "$CONFIG" -s "$SOCK" --run-dir "$T/run2" \
 		--log-dir "$T/log" --sched-ext-root "$SCX"
 	echo "$output"
 	[ "$status" -ne 0 ]

@@ -144,6 +144,13 @@ stop_background() {
 	local p
 	for p in "${BG_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
+		# A sanitizer's leak check at exit has been seen to hang now and then: after 5 s
+		# it is SIGKILLed, so one stuck client cannot stall the whole run.
+		for _ in $(seq 50); do
+			gone "$p" && break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
 	BG_PIDS=()

@@ -220,7 +220,7 @@ HOOK
 	[ "${#lines[@]}" -eq 2 ]
 	run ctl logs --seq "$first"
 	[[ "$output" == *"fake: pid"*"ops fast"* ]]
-	timeout 1.5 "$SCHEDCTL" -s "$SOCK" logs -f -n 0 >"$T/follow" || true
+	timeout -k 5 1.5 "$SCHEDCTL" -s "$SOCK" logs -f -n 0 >"$T/follow" || true
 	cat "$T/follow"
 	[ "$(grep -c '^tick ' "$T/follow")" -ge 5 ]
 	run ctl --json logs -n 1
