@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "duration.h"
+#include "jsontext.h"
 #include "names.h"
 
 const struct proto_cmd_info proto_cmds[CMD_COUNT] = {
@@ -178,136 +179,6 @@ parse_param(struct proto_request *req, const cJSON *item, enum proto_param bit, 
 	return bad(err, errlen, "unknown parameter \"%s\"", key);
 }
 
-/*
- * A look at the request's text, which cJSON has already found to be valid JSON: where
- * the top-level "id" value stands (so it is echoed byte for byte: cJSON would round a
- * big integer, turn 1e400 into null and cut a string at \u0000), and whether any other
- * string holds what cJSON cannot carry (\u0000) or a raw control character.
- */
-struct request_text {
-	const char *id;
-	size_t id_len;
-	bool nul;  /* \u0000 outside the id */
-	bool ctl;  /* a raw control character in a string */
-};
-
-static size_t
-skip_ws(const char *s, size_t len, size_t i)
-{
-	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
-		i++;
-	return i;
-}
-
-/* s[i] opens a string: the index past its closing quote. */
-static size_t
-skip_string(const char *s, size_t len, size_t i, bool *nul, bool *ctl)
-{
-	for (i++; i < len && s[i] != '"'; i++) {
-		if ((unsigned char)s[i] < 0x20)
-			*ctl = true;
-		if (s[i] == '\\') {
-			if (len - i > 5 && memcmp(s + i + 1, "u0000", 5) == 0)
-				*nul = true;
-			i++;
-		}
-	}
-	return i + 1;
-}
-
-/* s[i] starts a value: the index past it. */
-static size_t
-skip_value(const char *s, size_t len, size_t i, bool *nul, bool *ctl)
-{
-	int depth = 0;
-
-	if (i < len && s[i] == '"')
-		return skip_string(s, len, i, nul, ctl);
-	if (i < len && (s[i] == '{' || s[i] == '[')) {
-		while (i < len) {
-			if (s[i] == '"') {
-				i = skip_string(s, len, i, nul, ctl);
-				continue;
-			}
-			if (s[i] == '{' || s[i] == '[')
-				depth++;
-			else if (s[i] == '}' || s[i] == ']')
-				depth--;
-			i++;
-			if (depth == 0)
-				break;
-		}
-		return i;
-	}
-	while (i < len && s[i] != '\0' && strchr(",}] \t\r\n", s[i]) == NULL)
-		i++;
-	return i;
-}
-
-/* RFC 8259's number, strictly: cJSON also takes "01", "+1" and "1.", which are not JSON
- * and so cannot be echoed. */
-static bool
-json_number_text(const char *s, size_t len)
-{
-	size_t i = 0, d;
-
-	if (i < len && s[i] == '-')
-		i++;
-	if (i < len && s[i] == '0') {
-		i++;
-	} else {
-		for (d = i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-			;
-		if (i == d || s[d] == '0')
-			return false;
-	}
-	if (i < len && s[i] == '.') {
-		for (d = ++i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-			;
-		if (i == d)
-			return false;
-	}
-	if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-		i++;
-		if (i < len && (s[i] == '+' || s[i] == '-'))
-			i++;
-		for (d = i; i < len && s[i] >= '0' && s[i] <= '9'; i++)
-			;
-		if (i == d)
-			return false;
-	}
-	return i == len;
-}
-
-static void
-scan_request(const char *s, size_t len, struct request_text *t)
-{
-	size_t i = skip_ws(s, len, 0) + 1, key, key_end, vstart;
-	bool id_nul = false;
-
-	memset(t, 0, sizeof(*t));
-	for (;;) {
-		i = skip_ws(s, len, i);
-		if (i >= len || s[i] != '"')
-			return;
-		key = i;
-		key_end = i = skip_string(s, len, i, &t->nul, &t->ctl);
-		i = skip_ws(s, len, i) + 1; /* the ':' */
-		vstart = i = skip_ws(s, len, i);
-		if (key_end - key == 4 && memcmp(s + key, "\"id\"", 4) == 0 && t->id == NULL) {
-			i = skip_value(s, len, i, &id_nul, &t->ctl);
-			t->id = s + vstart;
-			t->id_len = i - vstart;
-		} else {
-			i = skip_value(s, len, i, &t->nul, &t->ctl);
-		}
-		i = skip_ws(s, len, i);
-		if (i >= len || s[i] != ',')
-			return;
-		i++;
-	}
-}
-
 enum proto_err
 proto_request_parse(const char *line, size_t len, struct proto_request *req, char *err,
 		    size_t errlen)
@@ -323,7 +194,7 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 	req->timeout_ms = -1;
 
 	const char *end = NULL;
-	struct request_text text;
+	struct json_request_text text;
 	unsigned seen = 0;
 
 	/* Every byte the daemon writes must be JSON, and it echoes what it was sent. */
@@ -342,13 +213,13 @@ proto_request_parse(const char *line, size_t len, struct proto_request *req, cha
 		return bad(err, errlen, "malformed JSON: text after the request object");
 	if (!cJSON_IsObject(req->root))
 		return bad(err, errlen, "a request must be a JSON object");
-	scan_request(line, (size_t)(end - line), &text);
+	json_request_scan(line, (size_t)(end - line), &text);
 	if ((item = cJSON_GetObjectItemCaseSensitive(req->root, "id")) != NULL) {
 		char *raw;
 		if (text.id == NULL)
 			return bad(err, errlen, "write the key \"id\" without escapes");
 		if (!cJSON_IsString(item) && !cJSON_IsNull(item) &&
-		    !(cJSON_IsNumber(item) && json_number_text(text.id, text.id_len)))
+		    !(cJSON_IsNumber(item) && json_number_strict(text.id, text.id_len)))
 			return bad(err, errlen, "id must be a string, a number or null");
 		if ((raw = strndup(text.id, text.id_len)) == NULL)
 			return bad(err, errlen, "out of memory");
